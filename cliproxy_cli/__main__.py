@@ -1,0 +1,3 @@
+from cliproxy_cli.cli.app import main
+
+main()

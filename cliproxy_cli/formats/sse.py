@@ -1,0 +1,88 @@
+"""Server-sent events: an incremental decoder (bytes in, events out) and the encoder helpers.
+
+The decoder keeps only the bytes of the line in progress and the fields of the event in
+progress, so its work is O(bytes fed) and its memory bounded by one event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    data: str
+    event: str = ""
+    id: str = ""
+
+
+class SSEDecoder:
+    """Feed raw bytes as they arrive; get back the events completed so far."""
+
+    __slots__ = ("_buf", "_data", "_event", "_id")
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._data: list[str] = []
+        self._event = ""
+        self._id = ""
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if not chunk:
+            return []
+        buf = self._buf + chunk if self._buf else chunk
+        out: list[SSEEvent] = []
+        start = 0
+        n = len(buf)
+        while start < n:
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                break
+            end = nl - 1 if nl > start and buf[nl - 1] == 13 else nl  # strip \r
+            self._line(buf[start:end], out)
+            start = nl + 1
+        self._buf = buf[start:]
+        return out
+
+    def close(self) -> list[SSEEvent]:
+        out: list[SSEEvent] = []
+        if self._buf:
+            self._line(self._buf.rstrip(b"\r"), out)
+            self._buf = b""
+        self._line(b"", out)
+        return out
+
+    def _line(self, line: bytes, out: list[SSEEvent]) -> None:
+        if not line:
+            if self._data or self._event:
+                out.append(SSEEvent("\n".join(self._data), self._event, self._id))
+            self._data = []
+            self._event = ""
+            return
+        if line[0] == 58:  # ':' comment / keep-alive
+            return
+        colon = line.find(b":")
+        if colon < 0:
+            name, value = line, b""
+        else:
+            name = line[:colon]
+            value = line[colon + 1 :]
+            if value[:1] == b" ":
+                value = value[1:]
+        if name == b"data":
+            self._data.append(value.decode("utf-8", "replace"))
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id":
+            self._id = value.decode("utf-8", "replace")
+
+
+def encode(data: bytes | str, event: str | None = None) -> bytes:
+    """One SSE event: ``event: NAME\\ndata: DATA\\n\\n`` (``data`` must hold no newline)."""
+    payload = data.encode() if isinstance(data, str) else data
+    if event:
+        return b"event: " + event.encode() + b"\ndata: " + payload + b"\n\n"
+    return b"data: " + payload + b"\n\n"
+
+
+KEEPALIVE_COMMENT = b": keep-alive\n\n"

@@ -17,11 +17,14 @@ Conventions (one place decides each):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
+
+import orjson
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -240,6 +243,7 @@ class MessageStart:
     id: str
     model: str
     usage: Usage | None = None
+    created: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,3 +310,35 @@ StreamEvent: TypeAlias = (
     MessageStart | BlockStart | TextDelta | ReasoningDelta | ToolArgsDelta | SignatureDelta
     | BlockStop | UsageUpdate | MessageStop | StreamError
 )
+
+
+# --- helpers shared by the format modules -------------------------------------------------------
+
+
+def coerce_arguments(raw: Any) -> dict[str, Any]:
+    """Tool-call arguments as a JSON object, whatever arrived.
+
+    A dict is kept; a JSON text holding an object is parsed; empty or ``null`` gives ``{}``; any
+    other value (a list, a number, invalid JSON text) is wrapped as ``{"value": ...}`` so no
+    upstream ever sees a non-object and nothing the client sent is silently lost."""
+    if isinstance(raw, dict):
+        return raw
+    if raw is None:
+        return {}
+    if isinstance(raw, str | bytes):
+        text = raw.strip()
+        if not text:
+            return {}
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return {"value": raw if isinstance(raw, str) else raw.decode("utf-8", "replace")}
+        if isinstance(parsed, dict):
+            return parsed
+        return {} if parsed is None else {"value": parsed}
+    return {"value": raw}
+
+
+def new_id(prefix: str) -> str:
+    """A fresh id in a format's own style: ``new_id("chatcmpl-")``, ``new_id("toolu_")``."""
+    return prefix + uuid.uuid4().hex[:24]

@@ -56,7 +56,7 @@ class Signature:
 class Text:
     text: str
     signature: Signature | None = None
-    extras: Mapping[str, Any] = EMPTY
+    extras: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class Image:
     media_type: str = ""
     data: str = ""
     url: str = ""
-    extras: Mapping[str, Any] = EMPTY
+    extras: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ class Reasoning:
     text: str = ""
     signature: Signature | None = None
     redacted: bool = False
-    extras: Mapping[str, Any] = EMPTY
+    extras: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ class ToolCall:
     name: str
     arguments: Mapping[str, Any]
     signature: Signature | None = None
-    extras: Mapping[str, Any] = EMPTY
+    extras: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,7 @@ class ToolResult:
     content: tuple[Text | Image, ...]
     name: str = ""
     is_error: bool = False
-    extras: Mapping[str, Any] = EMPTY
+    extras: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 Part: TypeAlias = Text | Image | Reasoning | ToolCall | ToolResult
@@ -111,7 +111,7 @@ class Role(StrEnum):
 class Message:
     role: Role
     parts: tuple[Part, ...]
-    extras: Mapping[str, Any] = EMPTY
+    extras: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 # --- request -----------------------------------------------------------------------------------
@@ -121,8 +121,10 @@ class Message:
 class Tool:
     name: str
     description: str = ""
-    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
-    extras: Mapping[str, Any] = EMPTY
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+    extras: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 ToolChoiceMode: TypeAlias = Literal["auto", "none", "required", "tool"]
@@ -178,7 +180,7 @@ class Request:
     include_usage: bool = False  # OpenAI Chat stream_options.include_usage
     user: str = ""
     source: Format | None = None
-    extras: Mapping[str, Any] = EMPTY
+    extras: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 # --- response ----------------------------------------------------------------------------------
@@ -217,7 +219,7 @@ class Response:
     usage: Usage = Usage()
     created: int = 0
     source: Format | None = None
-    extras: Mapping[str, Any] = EMPTY
+    extras: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True, slots=True)

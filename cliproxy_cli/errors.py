@@ -166,3 +166,7 @@ class UnsupportedMediaTypeError(ClientRequestError):
 class AuthenticationRequiredError(ClientRequestError):
     http_status = 401
     error_type = "authentication_error"
+
+
+class TokenRevokedError(CredentialError):
+    """The provider refused the refresh token (revoked / invalid_grant): log in again."""

@@ -95,6 +95,7 @@ class Account:
     added_at: float = 0.0
     last_used_at: float | None = None
     last_refresh_at: float | None = None
+    reset_at: float | None = None  # `accounts enable` stamps it; the server clears cooldowns
 
     def replace(self, **changes: Any) -> Account:
         return dataclasses.replace(self, **changes)

@@ -1,0 +1,1 @@
+"""The Typer command tree: parse arguments, call the packages below, render with rich."""

@@ -1,0 +1,114 @@
+"""`cliproxy accounts list|show|remove|enable|disable|import|refresh`."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from cliproxy_cli.accounts.model import Account
+from cliproxy_cli.cli import render
+from cliproxy_cli.cli.context import STATE
+
+app = typer.Typer(help="Inspect and manage stored accounts.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+IdArg = Annotated[str, typer.Argument(help="Account id (a unique prefix is enough).")]
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "never"
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def account_status(account: Account, now: float) -> tuple[str, str]:
+    """(status, why) for display: disabled / expired / error / active."""
+    if account.disabled:
+        return "disabled", "disabled by the user; `cliproxy accounts enable` turns it back on"
+    if account.expired:
+        return "expired", account.last_error or f"run `cliproxy login {account.provider}`"
+    if account.last_error:
+        return "error", account.last_error
+    if account.expires_at and account.expires_at < now and not account.last_refresh_at:
+        return "active", "token expired; it is refreshed on next use"
+    return "active", ""
+
+
+def _account_json(account: Account, now: float) -> dict[str, Any]:
+    status, why = account_status(account, now)
+    data = account.to_dict()
+    data.update(status=status, status_reason=why)
+    return data
+
+
+@app.command("list")
+def list_(as_json: JsonOpt = False) -> None:
+    """List stored accounts with their status."""
+    repo = STATE.repo()
+    now = time.time()
+    accounts = repo.list()
+    if as_json:
+        render.print_json([_account_json(a, now) for a in accounts])
+        return
+    if not accounts:
+        render.line("No accounts yet. Add one with `cliproxy login <provider>`.")
+        return
+    rows = []
+    for a in accounts:
+        status, why = account_status(a, now)
+        rows.append([a.id, a.provider, a.label or a.email, status + (f" ({why})" if why else ""),
+                     a.store, _when(a.last_used_at)])
+    render.table(None, ["id", "provider", "label", "status", "store", "last used"], rows)
+
+
+@app.command()
+def show(account_id: IdArg, as_json: JsonOpt = False) -> None:
+    """Show one account's details (never its secrets)."""
+    account = STATE.repo().get(account_id)
+    data = _account_json(account, time.time())
+    if as_json:
+        render.print_json(data)
+        return
+    rows = [[k, _fmt(k, v)] for k, v in data.items() if v not in ("", None, [], ())]
+    render.table(account.id, ["field", "value"], rows)
+
+
+def _fmt(key: str, value: Any) -> str:
+    if key.endswith("_at") and isinstance(value, int | float):
+        return _when(value)
+    return str(value)
+
+
+@app.command()
+def remove(
+    account_id: IdArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove an account and delete its stored secret."""
+    repo = STATE.repo()
+    account = repo.get(account_id)
+    if not yes and not typer.confirm(f"Remove {account.id} ({account.display_name})?"):
+        raise typer.Abort()
+    repo.remove(account.id)
+    render.success(f"removed {account.id}")
+
+
+@app.command()
+def enable(account_id: IdArg) -> None:
+    """Enable an account (and clear its error and cooldown state)."""
+    repo = STATE.repo()
+    account = repo.get(account_id)
+    repo.update(account.id, disabled=False, last_error="", reset_at=time.time())
+    render.success(f"enabled {account.id}")
+
+
+@app.command()
+def disable(account_id: IdArg) -> None:
+    """Disable an account: the proxy stops using it until it is enabled again."""
+    repo = STATE.repo()
+    account = repo.get(account_id)
+    repo.update(account.id, disabled=True)
+    render.success(f"disabled {account.id}")

@@ -1,0 +1,68 @@
+"""The root command and the one error boundary of the CLI."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from cliproxy_cli import __version__
+from cliproxy_cli.cli import accounts, accounts_lifecycle, config_cmd, login, models, render, serve
+from cliproxy_cli.cli.context import STATE
+from cliproxy_cli.errors import CliproxyError
+
+app = typer.Typer(
+    name="cliproxy",
+    help="Use your Gemini, Claude, Codex, Qwen and iFlow logins as OpenAI / Anthropic / Gemini APIs.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(login.app, name="login")
+app.add_typer(accounts.app, name="accounts")
+accounts_lifecycle.register()
+app.add_typer(models.app, name="models")
+app.add_typer(config_cmd.app, name="config")
+serve.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        render.line(f"cliproxy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    config: Annotated[
+        str | None,
+        typer.Option("--config", envvar="CLIPROXY_CONFIG", help="Config file to use.",
+                     show_envvar=True),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """cliproxy: your AI subscriptions as standard APIs on localhost."""
+    STATE.config_path = config
+    STATE.debug = debug
+    from cliproxy_cli import log
+
+    log.setup(debug=debug)
+
+
+def main() -> None:
+    """Entry point: a CliproxyError becomes one line on stderr and its exit code (traceback
+    only with --debug); usage errors, Ctrl-C (130) and exits are Typer's own handling."""
+    render.reset_consoles()
+    try:
+        app()
+    except CliproxyError as exc:
+        if STATE.debug:
+            logging.getLogger("cliproxy_cli").exception("command failed")
+        render.error(exc.message, exc.hint)
+        sys.exit(exc.exit_code)

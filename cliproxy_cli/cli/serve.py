@@ -1,0 +1,87 @@
+"""`cliproxy serve`: run the proxy in the foreground (Ctrl-C stops it gracefully)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+import typer
+
+from cliproxy_cli.cli import render
+from cliproxy_cli.cli.context import STATE
+from cliproxy_cli.errors import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (default from config: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on (default 8317).", min=1, max=65535)] = None,
+    config: Annotated[str | None, typer.Option("--config", help="Config file to use.")] = None,
+    allow_unauthenticated: Annotated[
+        bool, typer.Option("--allow-unauthenticated",
+                           help="Allow a non-loopback bind without api-keys (anyone who can reach "
+                                "the port can spend your subscriptions).")
+    ] = False,
+) -> None:
+    """Run the proxy in the foreground."""
+    if config:
+        STATE.config_path = config
+    loaded = STATE.loaded()
+    cfg = dataclasses.replace(loaded.config, host=host or loaded.config.host,
+                              port=port or loaded.config.port)
+    from cliproxy_cli.server.access import is_loopback_host
+
+    if not is_loopback_host(cfg.host) and not cfg.api_keys and not allow_unauthenticated:
+        raise ConfigError(
+            f"refusing to listen on {cfg.host} without api-keys: anyone on the network could "
+            "use your accounts",
+            hint="set api-keys in the config, bind 127.0.0.1, or pass --allow-unauthenticated",
+        )
+    loaded = dataclasses.replace(loaded, config=cfg)
+    _run(loaded)
+
+
+def _run(loaded: object) -> None:
+    import uvicorn
+
+    from cliproxy_cli.config import LoadedConfig
+    from cliproxy_cli.server.app import create_app
+
+    assert isinstance(loaded, LoadedConfig)
+    repo = STATE.repo()
+    app = create_app(loaded, repo=repo, tokens=_token_source)
+    rt = app.state.runtime
+    cfg = loaded.config
+    render.success(
+        f"cliproxy listening on http://{_display_host(cfg.host)}:{cfg.port} "
+        f"({len(rt.registry.credentials)} credentials, {len(rt.registry.models())} models)"
+    )
+    if not cfg.api_keys:
+        render.notice("no api-keys configured: any local program can use this proxy")
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=cfg.host, port=cfg.port, log_level="debug" if STATE.debug else "warning",
+        access_log=False, loop="auto", http="auto", lifespan="on", timeout_graceful_shutdown=10,
+    ))
+    server.run()
+    if not server.started:
+        raise ConfigError(f"could not listen on {cfg.host}:{cfg.port} (is the port in use?)",
+                          hint="pick another with --port")
+
+
+def _token_source(repo: object) -> object:
+    """The refreshing token source for OAuth accounts (oauth/refresh.py)."""
+    import httpx
+
+    from cliproxy_cli.oauth.refresh import TokenRefresher
+
+    loaded = STATE.loaded()
+    proxy = loaded.config.proxy_url or None
+    client = httpx.AsyncClient(proxy=proxy, timeout=30.0)
+    return TokenRefresher(repo, loaded.endpoints, client=client)  # type: ignore[arg-type]
+
+
+def _display_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,1 @@
+"""The Starlette app: inbound routes per API, access control, the request pipeline."""

@@ -1,0 +1,1 @@
+"""Inbound routes, one module per API family."""

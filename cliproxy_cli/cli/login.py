@@ -161,7 +161,7 @@ def _summary(account: Account, *, replaced: bool) -> None:
             ["api host", account.resource_url],
             ["secret stored in", stores.get(account.store, account.store)],
             ["access token expires", expires]]
-    render.table(f"Logged in to {account.provider}", ["", ""], [r for r in rows if r[1]])
+    render.table(f"Logged in to {account.provider}", ["field", "value"], [r for r in rows if r[1]])
     verb = "updated" if replaced else "added"
     render.success(f"{verb} account {account.id}; a running `cliproxy serve` picks it up "
                    "without a restart")

@@ -91,10 +91,11 @@ class AccountRepository:
                 account = account.replace(added_at=existing.added_at)
             elif account.added_at == 0.0:
                 account = account.replace(added_at=self.clock())
+            # The repository decides the store: where the account already lives, else the default.
+            account = account.replace(
+                store=existing.store if existing is not None else self.default_store
+            )
             if bundle is not None:
-                store_name = existing.store if existing is not None else self.default_store
-                if account.store not in self.stores or existing is None:
-                    account = account.replace(store=store_name)
                 self._store(account.store).put(account.id, bundle)
             accounts[account.id] = account
         return account

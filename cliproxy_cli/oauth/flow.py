@@ -339,7 +339,8 @@ def with_query(base: str, params: Mapping[str, str]) -> str:
 
 def timeout_error(vendor: str, options: LoginOptions) -> CallbackTimeoutError:
     return CallbackTimeoutError(
-        f"no {vendor} authorization arrived within {options.timeout:g} seconds",
+        f"no {vendor} authorization arrived within {options.timeout:g} "
+        f"second{'' if options.timeout == 1 else 's'}",
         hint="run the login again and finish it in the browser sooner, raise `--timeout`, or on "
              "a machine without a reachable browser use `--no-browser` and paste the redirect URL",
     )

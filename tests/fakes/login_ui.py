@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 import httpx
 
 from cliproxy_cli.endpoints import EndpointTable, resolve_endpoints
 from tests.fakes.oauth_servers import FakeAuthServer, callback_from_authorize
 
-Browser = Callable[[str], Awaitable[None]]
+Browser = Callable[[str], Coroutine[Any, Any, None]]
 
 
 class ScriptedUI:

@@ -447,9 +447,11 @@ class FakeQwen(FakeAuthServer):
 
     vendor = "qwen"
 
-    def __init__(self, *, script: list[str] | None = None, require_approval: bool = True) -> None:
+    def __init__(self, *, script: list[str] | None = None, require_approval: bool = True,
+                 interval: int = 5) -> None:
         super().__init__()
         self.script = list(script or [])
+        self.interval = interval
         self.require_approval = require_approval
         self.approved = False
         self.refuse: tuple[int, Any] | None = None
@@ -482,7 +484,7 @@ class FakeQwen(FakeAuthServer):
             "verification_uri": f"{self.base_url}/authorize",
             "verification_uri_complete": f"{self.base_url}/authorize?user_code={user_code}"
                                          "&client=qwen-code",
-            "expires_in": 900, "interval": 5})
+            "expires_in": 900, "interval": self.interval})
 
     def _verify(self, request: Recorded) -> httpx.Response:
         self.approve()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import socket
+from contextlib import AbstractAsyncContextManager
 
 import anyio
 import httpx
@@ -8,7 +9,7 @@ import pytest
 
 from cliproxy_cli.errors import CallbackTimeoutError, LoginError, OAuthError
 from cliproxy_cli.oauth.flow import LoginOptions, authorize_in_browser, parse_pasted
-from cliproxy_cli.oauth.loopback import check_callback, open_callback_server
+from cliproxy_cli.oauth.loopback import CallbackServer, check_callback, open_callback_server
 from tests.fakes.login_ui import ScriptedUI
 
 pytestmark = pytest.mark.anyio
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.anyio
 STATE = "s" * 32
 
 
-def _server(port: int = 0):
+def _server(port: int = 0) -> AbstractAsyncContextManager[CallbackServer]:
     return open_callback_server(vendor="Claude", path="/callback", expected_state=STATE, port=port)
 
 

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from cliproxy_cli import __version__
 from cliproxy_cli.cli import accounts, accounts_lifecycle, config_cmd, login, models, render, serve
 from cliproxy_cli.cli.context import STATE
 from cliproxy_cli.errors import CliproxyError
 
+class _Boundary(TyperGroup):
+    """The CLI's one error boundary: a CliproxyError becomes one line on stderr (``Error: …``
+    and its hint) and its exit code; the traceback only with --debug."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except CliproxyError as exc:
+            if STATE.debug:
+                logging.getLogger("cliproxy_cli").exception("command failed")
+            render.error(exc.message, exc.hint)
+            raise typer.Exit(exc.exit_code) from None
+
+
 app = typer.Typer(
     name="cliproxy",
+    cls=_Boundary,
     help="Use your Gemini, Claude, Codex, Qwen and iFlow logins as OpenAI / Anthropic / Gemini APIs.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -56,13 +71,6 @@ def root(
 
 
 def main() -> None:
-    """Entry point: a CliproxyError becomes one line on stderr and its exit code (traceback
-    only with --debug); usage errors, Ctrl-C (130) and exits are Typer's own handling."""
+    """Entry point of the `cliproxy` script and `python -m cliproxy_cli`."""
     render.reset_consoles()
-    try:
-        app()
-    except CliproxyError as exc:
-        if STATE.debug:
-            logging.getLogger("cliproxy_cli").exception("command failed")
-        render.error(exc.message, exc.hint)
-        sys.exit(exc.exit_code)
+    app()

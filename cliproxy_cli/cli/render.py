@@ -18,7 +18,7 @@ def out() -> Console:
     """Data goes to stdout."""
     global _stdout
     if _stdout is None:
-        _stdout = Console(soft_wrap=False)
+        _stdout = Console(soft_wrap=True)
     return _stdout
 
 
@@ -26,7 +26,7 @@ def err() -> Console:
     """Diagnostics, spinners and errors go to stderr."""
     global _stderr
     if _stderr is None:
-        _stderr = Console(stderr=True)
+        _stderr = Console(stderr=True, soft_wrap=True)
     return _stderr
 
 

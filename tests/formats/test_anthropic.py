@@ -399,6 +399,45 @@ def test_empty_messages_are_dropped():
                                                              {"type": "text", "text": "b"}]}]
 
 
+def test_foreign_blocks_the_api_rejects_in_a_role_are_dropped():
+    body = fmt.render_request(foreign(messages=(
+        user(ir.Text("q"), ir.ToolCall("c0", "f", {})),
+        assistant(ir.Image(url="https://x/generated.png"), ir.Text("here"),
+                  ir.ToolResult("c0", (ir.Text("r"),))),
+    )))
+    assert body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "q"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "here"}]}]
+
+
+def test_same_family_string_content_merges_with_blocks():
+    body = {"model": "m", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "first"},
+        {"role": "user", "content": [{"type": "text", "text": "second"}]},
+        {"role": "user", "content": ""}]}
+    out = fmt.render_request(fmt.parse_request(body))
+    assert out["messages"] == [{"role": "user", "content": [
+        {"type": "text", "text": "first"}, {"type": "text", "text": "second"}]}]
+
+
+def test_same_family_thinking_is_clamped_only_when_max_tokens_no_longer_fits():
+    req = fmt.parse_request({"model": "m", "max_tokens": 32000, "messages": [],
+                             "thinking": {"type": "enabled", "budget_tokens": 31999,
+                                          "display": "omitted"}})
+    assert fmt.render_request(req)["thinking"]["budget_tokens"] == 31999
+    body = fmt.render_request(replace(req, max_tokens=8000))
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 7999, "display": "omitted"}
+    assert body["max_tokens"] == 8000
+
+
+def test_same_family_display_follows_include_thoughts():
+    req = fmt.parse_request({"model": "m", "max_tokens": 5000, "messages": [],
+                             "thinking": {"type": "enabled", "budget_tokens": 2000}})
+    changed = replace(req, reasoning=ir.ReasoningConfig(budget=3000, include_thoughts=False))
+    assert fmt.render_request(changed)["thinking"] == {"type": "enabled", "budget_tokens": 3000,
+                                                       "display": "omitted"}
+
+
 # --- requests: hostile input -------------------------------------------------------------------
 
 _OK: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
@@ -855,12 +894,16 @@ def _requests(draw: st.DrawFn) -> ir.Request:
 
 
 def _expected_messages(request: ir.Request) -> tuple[ir.Message, ...]:
-    names = {p.id: p.name for m in request.messages for p in m.parts if isinstance(p, ir.ToolCall)}
+    names: dict[str, str] = {}
     out = []
     for message in request.messages:
-        parts = tuple(replace(p, name=names.get(p.call_id, "")) if isinstance(p, ir.ToolResult)
-                      else p for p in message.parts)
-        out.append(ir.Message(message.role, parts))
+        parts = []
+        for p in message.parts:
+            if isinstance(p, ir.ToolCall):
+                names[p.id] = p.name
+            parts.append(replace(p, name=names.get(p.call_id, ""))
+                         if isinstance(p, ir.ToolResult) else p)
+        out.append(ir.Message(message.role, tuple(parts)))
     return tuple(out)
 
 

@@ -42,6 +42,12 @@ _OWNED: Final = frozenset(
      "top_k", "stop_sequences", "stream", "metadata", "thinking"}
 )
 _RENDERED_APART: Final = _OWNED | {"output_config"}
+_ROLES_OUT: Final = {role: name for name, role in _ROLES.items()}
+_ALLOWED: Final = {
+    "user": frozenset({"text", "image", "tool_result"}),
+    "assistant": frozenset({"text", "tool_use", "thinking", "redacted_thinking"}),
+    "system": frozenset({"text"}),
+}
 _TOOL_KEYS: Final = frozenset({"name", "description", "input_schema"})
 _MESSAGE_KEYS: Final = frozenset({"role", "content"})
 _CHOICES: Final[dict[str, ir.ToolChoiceMode]] = {
@@ -253,7 +259,9 @@ def parse_request(body: Mapping[str, Any]) -> ir.Request:
 
 
 def _as_list(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"type": "text", "text": content}] if isinstance(content, str) else content
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    return content
 
 
 def _merge(turns: list[dict[str, Any]], role: str, content: str | list[dict[str, Any]]) -> bool:
@@ -270,21 +278,29 @@ def _tool_results_first(turn: dict[str, Any]) -> None:
         turn["content"] = sorted(content, key=lambda b: b.get("type") != "tool_result")
 
 
+def _content(message: ir.Message, role: str, keep: bool) -> str | list[dict[str, Any]]:
+    text = _blocks.string_form(message.parts, message.extras, keep)
+    if text is not None:
+        return text
+    blocks = _blocks.render_parts(message.parts, message.extras, keep, history=True)
+    if keep:
+        return blocks
+    return [b for b in blocks if b["type"] in _ALLOWED[role]]
+
+
 def _render_messages(request: ir.Request) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(messages, system blocks folded out of role-system messages)``."""
     keep = request.source is FORMAT
     turns: list[dict[str, Any]] = []
     folded: list[dict[str, Any]] = []
     for message in request.messages:
-        text = _blocks.string_form(message.parts, message.extras, keep)
-        blocks = _blocks.render_parts(message.parts, message.extras, keep, history=True)
-        if message.role is ir.Role.SYSTEM:
-            folded.extend(b for b in _as_list(text if text else blocks) if b["type"] == "text")
+        role = _ROLES_OUT[message.role]
+        content = _content(message, role, keep)
+        if role == "system":
+            folded.extend(b for b in _as_list(content) if b["type"] == "text" and b["text"])
             continue
-        content: str | list[dict[str, Any]] = text if text is not None else blocks
-        if not content and text is None:
+        if not content and not isinstance(content, str):
             continue
-        role = "assistant" if message.role is ir.Role.ASSISTANT else "user"
         if not _merge(turns, role, content):
             turn: dict[str, Any] = {"role": role, "content": content}
             turns.append(_with_extras(turn, message.extras, keep))
@@ -357,8 +373,19 @@ def _budget_thinking(budget: int, body: dict[str, Any]) -> dict[str, Any]:
     limit = body["max_tokens"]
     budget = max(MIN_BUDGET, min(budget, limit - 1))
     if budget >= limit:
-        body["max_tokens"] = budget + limit
+        body["max_tokens"] = budget + max(limit, 1)
     return {"type": "enabled", "budget_tokens": budget}
+
+
+def _within_limit(thinking: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The client's own ``thinking``, its budget clamped only if ``max_tokens`` no longer fits it
+    (the lead may lower ``max_tokens`` for a model)."""
+    budget = thinking.get("budget_tokens")
+    if thinking.get("type") != "enabled" or not isinstance(budget, int):
+        return thinking
+    if MIN_BUDGET <= budget < body["max_tokens"]:
+        return thinking
+    return {**thinking, **_budget_thinking(budget, body)}
 
 
 def _thinking(request: ir.Request, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -367,7 +394,7 @@ def _thinking(request: ir.Request, body: dict[str, Any]) -> dict[str, Any] | Non
     original = request.extras.get("thinking") if keep else None
     carried_config = request.extras.get("output_config")
     if original is not None and cfg == parse_reasoning(original, carried_config):
-        return cast(dict[str, Any], original)
+        return _within_limit(cast(dict[str, Any], original), body)
     if cfg is None:
         return None
     effort, budget = effort_of(cfg), budget_of(cfg)

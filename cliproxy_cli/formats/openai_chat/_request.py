@@ -482,7 +482,8 @@ def _render_assistant(message: ir.Message, own: bool) -> list[dict[str, Any]]:
     thoughts = [p.text for p in message.parts
                 if isinstance(p, ir.Reasoning) and p.text and not p.redacted]
     parts: list[ir.Text | ir.Image] = list(texts) if not own else _media(message.parts)
-    content: Any = None if calls else ""
+    # Chat wants null content next to tool calls (and next to a legacy function_call).
+    content: Any = None if calls or (own and "function_call" in message.extras) else ""
     if parts or (own and message.extras.get(PARTS_KEY)):
         content = _render_content(parts, own, message.extras, join=not own)
     out: dict[str, Any] = {"role": "assistant", "content": content}

@@ -2,7 +2,8 @@
 
 Parsing infers blocks: text and reasoning deltas open, continue and close blocks as they
 alternate; each tool call (keyed by ``tool_calls[].index``, or by a changed ``id``) is a block
-opened on its first named fragment and closed at ``finish_reason``. The finish reason is held
+opened on its first named fragment (a call that never gets a name is dropped) and closed at
+``finish_reason``. The finish reason is held
 until ``[DONE]`` (or a usage chunk after it), so the trailing ``include_usage`` chunk lands in
 ``MessageStop``.
 
@@ -214,10 +215,9 @@ class ChatStreamParser:
             call.args = ""
 
     def _close_blocks(self, out: list[ir.StreamEvent]) -> None:
+        """Closes every open block; a call whose name never came is dropped (no client could
+        run it)."""
         self._close_text(out)
-        for call in self._all:
-            if call.block is None:
-                self._open_call(call, out)
         for index in sorted(c.block for c in self._all if c.block is not None):
             out.append(ir.BlockStop(index))
         self._calls = {}

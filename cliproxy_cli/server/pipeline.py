@@ -88,11 +88,20 @@ async def _route(rt: Runtime, inbound: Inbound, routes: tuple[Route, ...]) -> Re
         plan = plan_routes(routes, inbound.model, strategy=config.routing_strategy,
                            state=rt.state, now=now)
         candidates = [r for r in plan.routes if r.credential.id not in tried]
+        if not candidates and last is None:
+            # Everything rests before we tried anything: a transient or auth rest is probed
+            # (the upstream may be back); only quota rests make the client wait or get a 429.
+            candidates = [r for r, cd in plan.cooling
+                          if cd.reason != ErrorKind.QUOTA and r.credential.id not in tried][:1]
         if not candidates:
-            recovery = plan.earliest_recovery
-            if recovery is None:
-                assert last is not None
+            if last is not None and last.kind is not ErrorKind.QUOTA:
                 raise last
+            recovery = min((cd.until for _, cd in plan.cooling
+                            if cd.reason == ErrorKind.QUOTA), default=None)
+            if recovery is None:
+                if last is not None:
+                    raise last
+                raise NoAccountAvailableError(f"no usable account serves {inbound.model!r}")
             delay = max(0.0, recovery - now)
             if delay <= config.max_retry_interval and waits <= config.request_retry:
                 waits += 1

@@ -1,4 +1,4 @@
-"""A strict checker for OpenAI Responses SSE streams (stdlib + orjson only; imported by other tests).
+"""A strict checker for OpenAI Responses SSE streams (stdlib + orjson; imported by other tests).
 
 Invariants: every frame is ``event: <type>`` + ``data: <json>`` with the JSON ``type`` equal to
 the event name; ``sequence_number`` counts 0, 1, 2, …; ``response.created`` comes first and every
@@ -68,8 +68,8 @@ class _State:
 
 def _item(state: _State, event: dict[str, Any], kind: str | None = None) -> _Item:
     index = event.get("output_index")
-    _check(isinstance(index, int) and 0 <= index < len(state.items),
-           f"{event['type']}: unknown output_index {index}")
+    if not isinstance(index, int) or not 0 <= index < len(state.items):
+        raise AssertionError(f"{event['type']}: unknown output_index {index}")
     item = state.items[index]
     _check(not item.done, f"{event['type']}: item {item.id} is already done")
     if "item_id" in event or kind is not None:
@@ -88,7 +88,8 @@ def _part(parts: list[list[Any]], index: Any, what: str) -> list[Any]:
 
 def _on_lifecycle(state: _State, event: dict[str, Any]) -> None:
     response = event.get("response")
-    _check(isinstance(response, dict), f"{event['type']} without a response object")
+    if not isinstance(response, dict):
+        raise AssertionError(f"{event['type']} without a response object")
     _check(response.get("object") == "response", "response.object must be 'response'")
     if state.response_id is None:
         _check(event["type"] == "response.created", "response.created must come first")
@@ -99,7 +100,8 @@ def _on_lifecycle(state: _State, event: dict[str, Any]) -> None:
 
 def _on_item_added(state: _State, event: dict[str, Any]) -> None:
     item = event.get("item")
-    _check(isinstance(item, dict), "output_item.added without an item")
+    if not isinstance(item, dict):
+        raise AssertionError("output_item.added without an item")
     _check(event.get("output_index") == len(state.items), "output_index is not dense")
     _check(item.get("id") not in {i.id for i in state.items}, "duplicate item id")
     _check(isinstance(item.get("id"), str) and item.get("type"), "item needs an id and a type")

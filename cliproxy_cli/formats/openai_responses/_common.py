@@ -135,21 +135,23 @@ def parse_usage(raw: Any) -> ir.Usage | None:
     if not isinstance(raw, Mapping):
         return None
     inputs = raw.get("input_tokens_details")
+    inputs = inputs if isinstance(inputs, Mapping) else {}
     outputs = raw.get("output_tokens_details")
+    outputs = outputs if isinstance(outputs, Mapping) else {}
     return ir.Usage(
         input_tokens=int_of(raw.get("input_tokens")),
         output_tokens=int_of(raw.get("output_tokens")),
-        cached_tokens=int_of(inputs.get("cached_tokens")) if isinstance(inputs, Mapping) else 0,
-        reasoning_tokens=(
-            int_of(outputs.get("reasoning_tokens")) if isinstance(outputs, Mapping) else 0
-        ),
+        cached_tokens=int_of(inputs.get("cached_tokens")),
+        cache_creation_tokens=int_of(inputs.get("cache_write_tokens")),
+        reasoning_tokens=int_of(outputs.get("reasoning_tokens")),
     )
 
 
 def render_usage(usage: ir.Usage) -> dict[str, Any]:
     return {
         "input_tokens": usage.input_tokens,
-        "input_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "input_tokens_details": {"cached_tokens": usage.cached_tokens,
+                                 "cache_write_tokens": usage.cache_creation_tokens},
         "output_tokens": usage.output_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.total_tokens,

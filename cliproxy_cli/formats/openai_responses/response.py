@@ -54,7 +54,7 @@ _FAILED: Final = {"code": "server_error", "message": "The upstream response fail
 
 def _message_parts(item: Mapping[str, Any], where: str) -> list[ir.Part]:
     content = item.get("content")
-    hint = {ITEM_HINT: rest_of(item, ("type", "role", "content", "status"))}
+    hint = {ITEM_HINT: rest_of(item, ("type", "role", "content"))}
     parts: list[ir.Part] = []
     for part in content if isinstance(content, list) else ():
         if not isinstance(part, Mapping):
@@ -94,7 +94,8 @@ def parse_response(body: Mapping[str, Any]) -> ir.Response:
     inner = body.get("response")
     if isinstance(inner, Mapping) and str(body.get("type", "")).startswith("response."):
         body = inner  # a `response.completed` event, as the Codex provider collects it
-    output = body.get("output") or []
+    output = body.get("output")
+    output = [] if output is None else output
     if not isinstance(output, list):
         raise ir.FormatError("output: expected an array")
     parts: list[ir.Part] = []

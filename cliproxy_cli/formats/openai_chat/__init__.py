@@ -1,13 +1,15 @@
 """OpenAI Chat Completions (``POST /v1/chat/completions``) ⇄ the IR.
 
-Spoken by OpenAI SDK clients and by the Qwen, iFlow and OpenAI-compatible upstreams. The
-request half is in ``_request``, the response and error halves in ``_response``, streams in
-``_stream``; the legacy ``/v1/completions`` adapters in ``completions``.
+Spoken by OpenAI SDK clients and by the Qwen, iFlow and OpenAI-compatible upstreams. Requests
+are parsed in ``_request`` and rendered in ``_request_render``; responses and errors live in
+``_response``, streams in ``_stream``, the legacy ``/v1/completions`` adapters in
+``completions``.
 """
 
 from __future__ import annotations
 
-from cliproxy_cli.formats.openai_chat._request import parse_request, render_request
+from cliproxy_cli.formats.openai_chat._request import parse_request
+from cliproxy_cli.formats.openai_chat._request_render import render_request
 from cliproxy_cli.formats.openai_chat._response import (
     parse_error,
     parse_response,

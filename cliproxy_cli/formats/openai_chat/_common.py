@@ -16,6 +16,10 @@ PARTS_KEY: Final = "_parts"
 """Private extras key: content parts of a type the IR has no part for, as
 ``((position, raw), …)``."""
 
+HINTS: Final = "_chat"
+"""Private ``Request.extras`` key: shapes only a Chat render needs (system layout, non-function
+tools, the ``max_completion_tokens`` spelling, ``response_format`` leftovers)."""
+
 _DATA_URL: Final = re.compile(r"data:([^;,]+);base64,(.*)", re.DOTALL)
 
 

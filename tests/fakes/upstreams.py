@@ -181,7 +181,7 @@ def _text_of(content: Any) -> str:
     if isinstance(content, list):
         return " ".join(_text_of(c) for c in content)
     if isinstance(content, dict):
-        for key in ("text", "output", "content"):
+        for key in ("text", "output", "result", "content"):
             if isinstance(content.get(key), str | list):
                 return _text_of(content[key])
         if content.get("type") in ("image", "image_url", "input_image") or "inlineData" in content:

@@ -4,6 +4,12 @@ Spoken by OpenAI SDK clients and by the Qwen, iFlow and OpenAI-compatible upstre
 are parsed in ``_request`` and rendered in ``_request_render``; responses and errors live in
 ``_response``, streams in ``_stream``, the legacy ``/v1/completions`` adapters in
 ``completions``.
+
+Lossy towards Chat (other formats' IR): signatures and redacted reasoning, ``ToolResult.is_error``,
+images in assistant turns, text/tool-call interleaving inside one assistant turn, ``top_k`` is
+sent as the non-standard ``top_k``, a reasoning "auto" effort becomes "medium". Lossy from Chat:
+``choices[1:]`` and unknown content parts (``input_audio``, ``file``) have no IR form and only
+survive a Chat → Chat round trip (in extras).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-import anyio
 import typer
 from rich.markup import escape
 
@@ -62,6 +61,8 @@ def import_(path: PathArg, as_json: JsonOpt = False) -> None:
 
 def refresh(account_id: IdArg, as_json: JsonOpt = False) -> None:
     """Force a token refresh of one account now."""
+    import anyio
+
     from cliproxy_cli.oauth.refresh import refresh_account
 
     loaded = STATE.loaded()

@@ -594,6 +594,37 @@ def test_parse_stream_trusts_the_json_type_and_ignores_garbage() -> None:
     assert parser.close() == [] and _feed(parser, created) == []
 
 
+def test_parse_stream_survives_wrongly_typed_fields() -> None:
+    parser = fmt.parse_stream()
+    events = _feed(
+        parser,
+        {"type": "response.output_item.added", "output_index": 0,
+         "item": {"type": "message", "id": "m"}},
+        {"type": "response.content_part.added", "output_index": 0, "content_index": [1]},
+        {"type": "response.output_text.delta", "output_index": 0, "content_index": {},
+         "delta": 1},
+        {"type": "response.output_text.delta", "item_id": "m", "content_index": {},
+         "delta": "x"},
+        {"type": "response.reasoning_summary_text.delta", "output_index": 0,
+         "summary_index": []},
+        {"type": "response.output_item.added", "output_index": [0], "item": {"type": ["m"]}},
+        {"type": "response.output_item.done", "output_index": {},
+         "item": {"type": {}, "id": []}},
+        {"type": "response.completed", "response": {"status": ["x"], "incomplete_details": 5,
+                                                    "usage": [1], "output": "none"}},
+    )
+    assert events == [ir.MessageStart("", ""), ir.BlockStart(0, "text"), ir.TextDelta(0, "x"),
+                      ir.BlockStop(0), ir.MessageStop(ir.StopReason.END_TURN)]
+    resp = fmt.parse_response({"output": [{"type": ["x"]}], "status": {}})
+    assert resp.parts == () and resp.extras["_items"] == ((0, {"type": ["x"]}),)
+
+
+def test_module_is_a_registered_wire_format() -> None:
+    from cliproxy_cli.formats.registry import FORMATS
+
+    assert FORMATS[OWN] is fmt
+
+
 def test_parse_stream_items_that_arrive_only_when_done() -> None:
     parser = fmt.parse_stream()
     events = _feed(

@@ -102,7 +102,8 @@ def parse_response(body: Mapping[str, Any]) -> ir.Response:
     unknown: list[tuple[int, Any]] = []
     for i, item in enumerate(output):
         item = expect_mapping(item, f"output[{i}]")
-        parse = _OUTPUT.get(item.get("type"))  # type: ignore[arg-type]
+        kind = item.get("type")
+        parse = _OUTPUT.get(kind) if isinstance(kind, str) else None
         if parse is None:
             unknown.append((i, item))
         else:

@@ -1,14 +1,10 @@
-"""Responses streams: upstream SSE (the Codex backend) → IR events, and IR events → client SSE.
+"""Responses SSE from an upstream (the Codex backend) → IR stream events.
 
-Parser: every message content part and every reasoning summary part is its own IR block; a
-function_call item is one tool block. A reasoning block stays open until its item is done, because
+Every message content part and every reasoning summary part is its own IR block; a function_call
+item is one tool block. A reasoning block stays open until its item is done, because
 ``encrypted_content`` only arrives on ``response.output_item.done`` and must land on it as a
-``SignatureDelta``. The JSON ``type`` is trusted over the SSE ``event:`` name.
-
-Renderer: one output item per IR block (text → message with one output_text part, reasoning →
-reasoning item with one summary part, tool_call → function_call), dense ``output_index`` in
-BlockStart order, strictly increasing ``sequence_number`` from 0. Texts are accumulated per open
-block because the ``*.done`` events and the final ``response.completed`` repeat them.
+``SignatureDelta``. Items that arrive only as ``done`` (or only inside ``response.completed``)
+still produce their blocks. The JSON ``type`` is trusted over the SSE ``event:`` name.
 """
 
 from __future__ import annotations
@@ -20,30 +16,10 @@ from typing import Any, Final
 import orjson
 
 from cliproxy_cli.formats import ir, sse
-from cliproxy_cli.formats.openai_responses._common import (
-    FORMAT,
-    dumps,
-    function_call_item,
-    id_base,
-    int_of,
-    message_item,
-    output_text_part,
-    own_signature,
-    parse_usage,
-    reasoning_item,
-    render_usage,
-    status_of,
-    stop_of,
-)
+from cliproxy_cli.formats.openai_responses._common import FORMAT, int_of, parse_usage, stop_of
 from cliproxy_cli.formats.openai_responses.errors import stream_error
-from cliproxy_cli.formats.openai_responses.request import echo_fields
-from cliproxy_cli.formats.openai_responses.response import response_object
 
 _EOF_ERROR: Final = ir.ErrorInfo(502, "upstream stream ended before completion", "server_error")
-_CLIENT_EOF: Final = ir.ErrorInfo(502, "stream ended before completion", "server_error")
-
-# --- parse -------------------------------------------------------------------------------------
-
 
 @dataclass(slots=True)
 class _Item:
@@ -54,6 +30,11 @@ class _Item:
 
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _index(payload: Mapping[str, Any], key: str) -> int:
+    value = payload.get(key, 0)
+    return value if isinstance(value, int) else 0
 
 
 def _summary_texts(item: Mapping[str, Any]) -> list[str]:
@@ -202,7 +183,7 @@ class ResponsesStreamParser:
 
     def on_part_added(self, payload: Mapping[str, Any], out: list[ir.StreamEvent]) -> None:
         item = self._items.get(self._key(payload))
-        content_index = payload.get("content_index", 0)
+        content_index = _index(payload, "content_index")
         if item is None or item.kind == "function_call":
             return
         if item.kind == "message":
@@ -214,21 +195,21 @@ class ResponsesStreamParser:
         item = self._lookup(payload, "message")
         delta = _str(payload.get("delta"))
         if item is not None and delta:
-            index = self._block(item, payload.get("content_index", 0), "text", out)
+            index = self._block(item, _index(payload, "content_index"), "text", out)
             self._delta(index, ir.TextDelta(index, delta), out)
 
     def on_text_done(self, payload: Mapping[str, Any], out: list[ir.StreamEvent]) -> None:
         item = self._lookup(payload, "message")
         text = _str(payload.get("text")) or _str(payload.get("refusal"))
         if item is not None:
-            self._catch_up(item, payload.get("content_index", 0), text, ir.TextDelta, out)
+            self._catch_up(item, _index(payload, "content_index"), text, ir.TextDelta, out)
 
     def on_part_done(self, payload: Mapping[str, Any], out: list[ir.StreamEvent]) -> None:
         item = self._lookup(payload, "message")
         part = payload.get("part")
         if item is None or not isinstance(part, Mapping):
             return
-        key = payload.get("content_index", 0)
+        key = _index(payload, "content_index")
         text = _str(part.get("text")) or _str(part.get("refusal"))
         self._catch_up(item, key, text, ir.TextDelta, out)
         self._close_block(item, key, out)
@@ -246,7 +227,7 @@ class ResponsesStreamParser:
     # -- reasoning
 
     def _summary_key(self, payload: Mapping[str, Any]) -> tuple[str, Any]:
-        return ("summary", payload.get("summary_index", 0))
+        return ("summary", _index(payload, "summary_index"))
 
     def on_summary_added(self, payload: Mapping[str, Any], out: list[ir.StreamEvent]) -> None:
         item = self._lookup(payload, "reasoning")
@@ -259,7 +240,7 @@ class ResponsesStreamParser:
         if item is None or not delta:
             return
         key = (self._summary_key(payload) if "summary_index" in payload
-               else ("content", payload.get("content_index", 0)))
+               else ("content", _index(payload, "content_index")))
         index = self._block(item, key, "reasoning", out)
         self._delta(index, ir.ReasoningDelta(index, delta), out)
 
@@ -268,7 +249,7 @@ class ResponsesStreamParser:
         if item is None:
             return
         key = (self._summary_key(payload) if "summary_index" in payload
-               else ("content", payload.get("content_index", 0)))
+               else ("content", _index(payload, "content_index")))
         self._catch_up(item, key, _str(payload.get("text")), ir.ReasoningDelta, out)
 
     # -- function calls
@@ -408,237 +389,5 @@ _ITEM_DONE: Final[dict[str, _ItemDone]] = {
 }
 
 
-# --- render ------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Block:
-    kind: ir.BlockKind
-    output_index: int
-    item_id: str
-    call_id: str = ""
-    name: str = ""
-    chunks: list[str] = field(default_factory=list)
-    part_open: bool = False
-    signature: str | None = None
-
-
-class ResponsesStreamRenderer:
-    """IR events → Responses SSE bytes, valid for any valid IR event sequence."""
-
-    __slots__ = ("_base", "_blocks", "_created", "_done", "_echo", "_id", "_items", "_model",
-                 "_next_output", "_seq", "_started", "_usage")
-
-    def __init__(self, request: ir.Request) -> None:
-        self._echo = echo_fields(request)
-        self._model = request.model
-        self._seq = 0
-        self._id = ""
-        self._base = ""
-        self._created = 0
-        self._started = False
-        self._done = False
-        self._blocks: dict[int, _Block] = {}
-        self._items: dict[int, dict[str, Any]] = {}  # finished items by output_index
-        self._next_output = 0
-        self._usage: ir.Usage | None = None
-
-    def feed(self, event: ir.StreamEvent) -> bytes:
-        if self._done:
-            return b""
-        out: list[bytes] = []
-        _RENDER[type(event)](self, event, out)
-        return b"".join(out)
-
-    def close(self) -> bytes:
-        if self._done:
-            return b""
-        out: list[bytes] = []
-        self._error(ir.StreamError(_CLIENT_EOF), out)
-        return b"".join(out)
-
-    # -- framing
-
-    def _emit(self, out: list[bytes], kind: str, fields: dict[str, Any]) -> None:
-        payload = {"type": kind, "sequence_number": self._seq, **fields}
-        self._seq += 1
-        out.append(sse.encode(dumps(payload), kind))
-
-    def _response(self, status: str, **fields: Any) -> dict[str, Any]:
-        output = [self._items[i] for i in sorted(self._items)]
-        return response_object(self._echo, response_id=self._id, created=self._created,
-                               model=self._model, status=status, output=output,
-                               usage=fields.pop("usage", None), **fields)
-
-    # -- handlers
-
-    def _start(self, event: ir.MessageStart, out: list[bytes]) -> None:
-        if self._started:
-            return
-        self._started = True
-        self._id = event.id or ir.new_id("resp_")
-        self._base = id_base(self._id)
-        self._model = self._model or event.model
-        self._created = event.created
-        self._usage = event.usage
-        snapshot = {"response": self._response("in_progress")}
-        self._emit(out, "response.created", snapshot)
-        self._emit(out, "response.in_progress", snapshot)
-
-    def _ensure_started(self, out: list[bytes]) -> None:
-        self._start(ir.MessageStart("", ""), out)
-
-    def _block_start(self, event: ir.BlockStart, out: list[bytes]) -> None:
-        self._ensure_started(out)
-        if event.index in self._blocks:
-            return
-        n = self._next_output
-        self._next_output += 1
-        if event.kind == "tool_call":
-            call_id = event.tool_id or f"call_{self._base}_{n}"
-            block = _Block("tool_call", n, f"fc_{call_id}", call_id, event.tool_name)
-            item = function_call_item(block.item_id, call_id, block.name, "", "in_progress")
-        elif event.kind == "reasoning":
-            block = _Block("reasoning", n, f"rs_{self._base}_{n}")
-            item = reasoning_item(block.item_id, [], None)
-        else:
-            block = _Block("text", n, f"msg_{self._base}_{n}")
-            item = message_item(block.item_id, [], "in_progress")
-        self._blocks[event.index] = block
-        self._emit(out, "response.output_item.added", {"output_index": n, "item": item})
-        if block.kind == "text":
-            self._emit(out, "response.content_part.added", {
-                **self._where(block), "content_index": 0, "part": output_text_part("")})
-
-    @staticmethod
-    def _where(block: _Block) -> dict[str, Any]:
-        return {"item_id": block.item_id, "output_index": block.output_index}
-
-    def _live(self, index: int, kind: str) -> _Block | None:
-        block = self._blocks.get(index)
-        return block if block is not None and block.kind == kind else None
-
-    def _text(self, event: ir.TextDelta, out: list[bytes]) -> None:
-        block = self._live(event.index, "text")
-        if block is not None and event.text:
-            block.chunks.append(event.text)
-            self._emit(out, "response.output_text.delta", {
-                **self._where(block), "content_index": 0, "delta": event.text, "logprobs": []})
-
-    def _reasoning(self, event: ir.ReasoningDelta, out: list[bytes]) -> None:
-        block = self._live(event.index, "reasoning")
-        if block is None or not event.text:
-            return
-        where = {**self._where(block), "summary_index": 0}
-        if not block.part_open:
-            block.part_open = True
-            self._emit(out, "response.reasoning_summary_part.added", {
-                **where, "part": {"type": "summary_text", "text": ""}})
-        block.chunks.append(event.text)
-        self._emit(out, "response.reasoning_summary_text.delta", {**where, "delta": event.text})
-
-    def _args(self, event: ir.ToolArgsDelta, out: list[bytes]) -> None:
-        block = self._live(event.index, "tool_call")
-        if block is not None and event.fragment:
-            block.chunks.append(event.fragment)
-            self._emit(out, "response.function_call_arguments.delta", {
-                **self._where(block), "delta": event.fragment})
-
-    def _signature(self, event: ir.SignatureDelta, out: list[bytes]) -> None:
-        block = self._live(event.index, "reasoning")
-        value = own_signature(event.signature)
-        if block is not None and value:
-            block.signature = value
-
-    def _block_stop(self, event: ir.BlockStop, out: list[bytes]) -> None:
-        block = self._blocks.pop(event.index, None)
-        if block is not None:
-            self._finish_block(block, "completed", out)
-
-    def _finish_block(self, block: _Block, status: str, out: list[bytes]) -> None:
-        text = "".join(block.chunks)
-        where = self._where(block)
-        if block.kind == "text":
-            part = output_text_part(text)
-            self._emit(out, "response.output_text.done", {
-                **where, "content_index": 0, "text": text, "logprobs": []})
-            self._emit(out, "response.content_part.done", {
-                **where, "content_index": 0, "part": part})
-            item = message_item(block.item_id, [part], status)
-        elif block.kind == "reasoning":
-            if block.part_open:
-                summary = {**where, "summary_index": 0}
-                self._emit(out, "response.reasoning_summary_text.done", {**summary, "text": text})
-                self._emit(out, "response.reasoning_summary_part.done", {
-                    **summary, "part": {"type": "summary_text", "text": text}})
-            item = reasoning_item(block.item_id, [text] if block.part_open else [],
-                                  block.signature)
-        else:
-            arguments = text or "{}"
-            self._emit(out, "response.function_call_arguments.done", {
-                **where, "arguments": arguments})
-            item = function_call_item(block.item_id, block.call_id, block.name, arguments, status)
-        self._items[block.output_index] = item
-        self._emit(out, "response.output_item.done", {
-            "output_index": block.output_index, "item": item})
-
-    def _close_blocks(self, status: str, out: list[bytes]) -> None:
-        for index in sorted(self._blocks):
-            self._finish_block(self._blocks.pop(index), status, out)
-
-    def _usage_update(self, event: ir.UsageUpdate, out: list[bytes]) -> None:
-        self._usage = event.usage
-
-    def _stop(self, event: ir.MessageStop, out: list[bytes]) -> None:
-        self._ensure_started(out)
-        status, incomplete = status_of(event.stop_reason)
-        if status == "failed":
-            self._error(ir.StreamError(ir.ErrorInfo(500, "upstream reported an error",
-                                                    "server_error")), out)
-            return
-        self._close_blocks("completed", out)
-        usage = render_usage(event.usage or self._usage or ir.Usage())
-        kind = "response.completed" if status == "completed" else "response.incomplete"
-        self._emit(out, kind, {"response": self._response(status, usage=usage,
-                                                          incomplete=incomplete)})
-        self._done = True
-
-    def _error(self, event: ir.StreamError, out: list[bytes]) -> None:
-        self._ensure_started(out)
-        self._close_blocks("incomplete", out)
-        error = event.error
-        code = error.code or error.type or "server_error"
-        body = {"type": error.type or "server_error", "code": code, "message": error.message,
-                "param": None}
-        # The nested `error` object makes the openai SDK raise APIError with this message.
-        self._emit(out, "error", {"code": code, "message": error.message, "param": None,
-                                  "error": body})
-        failed_code = error.code or ("rate_limit_exceeded" if error.status == 429
-                                     else "server_error")
-        usage = render_usage(self._usage) if self._usage is not None else None
-        self._emit(out, "response.failed", {"response": self._response(
-            "failed", usage=usage, error={"code": failed_code, "message": error.message,
-                                          "type": body["type"]})})
-        self._done = True
-
-
-_RENDER: Final[dict[type, Callable[[ResponsesStreamRenderer, Any, list[bytes]], None]]] = {
-    ir.MessageStart: ResponsesStreamRenderer._start,
-    ir.BlockStart: ResponsesStreamRenderer._block_start,
-    ir.TextDelta: ResponsesStreamRenderer._text,
-    ir.ReasoningDelta: ResponsesStreamRenderer._reasoning,
-    ir.ToolArgsDelta: ResponsesStreamRenderer._args,
-    ir.SignatureDelta: ResponsesStreamRenderer._signature,
-    ir.BlockStop: ResponsesStreamRenderer._block_stop,
-    ir.UsageUpdate: ResponsesStreamRenderer._usage_update,
-    ir.MessageStop: ResponsesStreamRenderer._stop,
-    ir.StreamError: ResponsesStreamRenderer._error,
-}
-
-
 def parse_stream() -> ResponsesStreamParser:
     return ResponsesStreamParser()
-
-
-def render_stream(request: ir.Request) -> ResponsesStreamRenderer:
-    return ResponsesStreamRenderer(request)

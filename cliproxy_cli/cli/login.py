@@ -26,6 +26,8 @@ from cliproxy_cli.cli import render
 from cliproxy_cli.cli.context import STATE
 
 if TYPE_CHECKING:
+    from rich.status import Status
+
     from cliproxy_cli.oauth.flow import LoginOptions
 
 app = typer.Typer(help="Log in to a provider and store the account.", no_args_is_help=True)
@@ -176,6 +178,7 @@ class ConsoleLoginUI:
     def __init__(self, *, interactive: bool) -> None:
         self.interactive = interactive
         self.pasting = False
+        self._spinner: Status | None = None
         self._lines: queue.SimpleQueue[str | None] | None = None
 
     def open_browser(self, url: str) -> bool:
@@ -208,8 +211,13 @@ class ConsoleLoginUI:
             render.err().print(message, highlight=False, markup=False)
             yield
             return
-        with render.err().status(message):
-            yield
+        spinner = render.err().status(message)
+        self._spinner = spinner
+        try:
+            with spinner:
+                yield
+        finally:
+            self._spinner = None
 
     def info(self, message: str) -> None:
         render.err().print(message, highlight=False, markup=False)
@@ -221,6 +229,9 @@ class ConsoleLoginUI:
         return answer
 
     async def read_line(self) -> str | None:
+        if self.interactive and self._spinner is not None:
+            self._spinner.stop()  # the person is about to type or paste
+            self._spinner = None
         if self._lines is None:
             self._lines = queue.SimpleQueue()
             threading.Thread(target=_pump_stdin, args=(self._lines,), name="cliproxy-stdin",

@@ -9,13 +9,14 @@ entry the CLI calls.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import anyio
 import httpx
@@ -329,6 +330,13 @@ async def browser_login(
         port=listen_port(options, oauth),
     ) as server:
         redirect = redirect_uri(oauth, endpoints, authorize, server.port)
+        if urlsplit(redirect).port != server.port:
+            # The vendor's fixed redirect lands elsewhere: only a port forward or a paste can
+            # bring the code here, so pasting is accepted at once.
+            ui.info(f"{vendor} sends the browser to {redirect}, and this login listens on port "
+                    f"{server.port}: forward that port here, or paste the address the browser "
+                    "ends on.")
+            options = dataclasses.replace(options, paste_delay=0.0)
         authorization = await authorize_in_browser(server, build_url(redirect), ui, options)
     return authorization, redirect
 

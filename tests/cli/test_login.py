@@ -356,3 +356,23 @@ def test_an_ineligible_google_account_reads_googles_reason(cli: Cli, fakes: Fake
     assert INELIGIBLE_REASON in flat
     assert "Traceback" not in err
     assert cli.accounts() == []
+
+
+# -- help ------------------------------------------------------------------------------------------
+
+
+def test_help_states_the_common_flags_and_the_redirect_rule() -> None:
+    from typer.testing import CliRunner
+
+    from cliproxy_cli.cli.app import app
+
+    runner = CliRunner()
+    for provider in ("gemini", "claude", "codex", "qwen", "iflow"):
+        result = runner.invoke(app, ["login", provider, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        for flag in ("--no-browser", "--label", "--timeout"):
+            assert flag in result.output
+        assert ("--callback-port" in result.output) is (provider != "qwen")
+    claude_help = runner.invoke(app, ["login", "claude", "--help"], env={"COLUMNS": "200"}).output
+    assert "registered redirect URI" in " ".join(claude_help.split())
+    assert "--project-id" in runner.invoke(app, ["login", "gemini", "--help"]).output

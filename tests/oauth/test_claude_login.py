@@ -73,8 +73,11 @@ async def test_vendor_redirect_stays_fixed_and_a_pasted_redirect_completes_the_l
     ui.browser = pasting_browser(fake, ui.pastes)
     endpoints = endpoints_for(fake, only={"claude.token"})  # the real claude.ai authorize URL
     async with mock_client(fake) as client:
-        result = await claude.login(PASTE, ui, endpoints=endpoints, client=client)
+        # Pasting was not asked for: a redirect the listener cannot receive enables it.
+        result = await claude.login(OPTIONS, ui, endpoints=endpoints, client=client)
     await ui.settle()
+    assert any("forward that port" in line for line in ui.infos)
+    assert ui.paste_offered == [True]
     assert ui.urls[0].startswith("https://claude.ai/oauth/authorize?")
     assert query(ui.urls[0])["redirect_uri"] == "http://localhost:54545/callback"
     assert fake.calls("/v1/oauth/token")[0].json()["redirect_uri"] == (

@@ -47,7 +47,7 @@ _LEVELS: Final = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high"
 _EFFORT_OF: Final[dict[str, ir.Effort]] = {"minimal": "minimal", "low": "low",
                                             "medium": "medium", "high": "high", "xhigh": "xhigh"}
 _MODES: Final[dict[str, ir.ToolChoiceMode]] = {"AUTO": "auto", "ANY": "required",
-                                               "NONE": "none"}
+                                               "NONE": "none", "VALIDATED": "auto"}
 _CHOICES: Final = {"auto": "AUTO", "required": "ANY", "tool": "ANY", "none": "NONE"}
 
 
@@ -176,7 +176,8 @@ def _tool_choice(raw: Any, extras: dict[str, Any]) -> ir.ToolChoice | None:
     mode = (w.opt_str(w.field(calling, "mode"), "functionCallingConfig.mode") or "AUTO").upper()
     names = w.str_list(w.field(calling, "allowedFunctionNames"), "allowedFunctionNames")
     choice_mode = _MODES.get(mode)
-    exact = (choice_mode is not None and config.keys() <= w.spellings("functionCallingConfig")
+    exact = (mode != "VALIDATED" and choice_mode is not None
+             and config.keys() <= w.spellings("functionCallingConfig")
              and calling.keys() <= w.spellings("mode", "allowedFunctionNames")
              and (not names or (mode == "ANY" and len(names) == 1)))
     if not exact:

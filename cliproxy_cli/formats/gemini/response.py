@@ -63,11 +63,11 @@ def parse_usage(raw: Any) -> ir.Usage:
 
 
 def render_usage(usage: ir.Usage) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "promptTokenCount": usage.input_tokens,
-        "candidatesTokenCount": max(usage.output_tokens - usage.reasoning_tokens, 0),
-        "totalTokenCount": usage.total_tokens,
-    }
+    out: dict[str, Any] = {"promptTokenCount": usage.input_tokens}
+    candidates = max(usage.output_tokens - usage.reasoning_tokens, 0)
+    if candidates:
+        out["candidatesTokenCount"] = candidates  # omitted when 0, as Gemini itself does
+    out["totalTokenCount"] = usage.total_tokens
     if usage.cached_tokens:
         out["cachedContentTokenCount"] = usage.cached_tokens
     if usage.reasoning_tokens:
@@ -113,9 +113,9 @@ def render_response(response: ir.Response, request: ir.Request) -> dict[str, Any
     candidate = {"content": {"role": "model", "parts": parts},
                  "finishReason": RENDERED_FINISH[response.stop_reason], "index": 0}
     w.merge(candidate, extras.get(_CANDIDATE, ir.EMPTY))
-    candidates = [] if extras.get(_NO_CANDIDATES) else [candidate]
-    out: dict[str, Any] = {
-        "candidates": [*candidates, *extras.get(_MORE_CANDIDATES, ())],
+    out: dict[str, Any] = {} if extras.get(_NO_CANDIDATES) else {
+        "candidates": [candidate, *extras.get(_MORE_CANDIDATES, ())]}
+    out |= {
         "usageMetadata": render_usage(response.usage),
         "modelVersion": request.model or response.model,
         "responseId": response.id or ir.new_id(""),

@@ -104,8 +104,10 @@ class UpstreamError(CliproxyError):
         body: bytes | None = None,
         content_type: str | None = None,
         hint: str | None = None,
+        bootstrap: bool = False,
     ) -> None:
         super().__init__(message, hint=hint)
+        self.bootstrap = bootstrap  # failed before the first byte of a stream
         self.kind = kind
         self.status = status
         self.provider = provider

@@ -9,7 +9,8 @@ from pathlib import Path
 from cliproxy_cli.redact import RedactingFilter
 
 
-def setup(*, debug: bool = False, log_file: Path | None = None) -> None:
+def setup(*, debug: bool = False, log_file: Path | None = None, level: str = "INFO") -> None:
+    """Console (stderr) and optional file logging; ``debug`` overrides ``level``."""
     handlers: dict[str, dict[str, object]] = {
         "console": {
             "class": "logging.StreamHandler",
@@ -26,7 +27,7 @@ def setup(*, debug: bool = False, log_file: Path | None = None) -> None:
             "formatter": "plain",
             "filters": ["redact"],
         }
-    level = "DEBUG" if debug else "INFO"
+    level = "DEBUG" if debug else level
     logging.config.dictConfig(
         {
             "version": 1,

@@ -63,11 +63,10 @@ def root(
     ] = False,
 ) -> None:
     """cliproxy: your AI subscriptions as standard APIs on localhost."""
-    STATE.config_path = config
-    STATE.debug = debug
+    STATE.reset(config_path=config, debug=debug)
     from cliproxy_cli import log
 
-    log.setup(debug=debug)
+    log.setup(debug=debug, level="WARNING")
 
 
 def main() -> None:

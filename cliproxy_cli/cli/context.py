@@ -16,6 +16,13 @@ class AppState:
     _loaded: LoadedConfig | None = field(default=None, repr=False)
     _repo: AccountRepository | None = field(default=None, repr=False)
 
+    def reset(self, *, config_path: str | None, debug: bool) -> None:
+        """A fresh state for each invocation (tests run many in one process)."""
+        self.config_path = config_path
+        self.debug = debug
+        self._loaded = None
+        self._repo = None
+
     def loaded(self) -> LoadedConfig:
         if self._loaded is None:
             self._loaded = load_config(self.config_path)

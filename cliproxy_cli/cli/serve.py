@@ -29,6 +29,9 @@ def serve(
     """Run the proxy in the foreground."""
     if config:
         STATE.config_path = config
+    from cliproxy_cli import log
+
+    log.setup(debug=STATE.debug)
     loaded = STATE.loaded()
     cfg = dataclasses.replace(loaded.config, host=host or loaded.config.host,
                               port=port or loaded.config.port)
@@ -73,13 +76,10 @@ def _run(loaded: object) -> None:
 
 def _token_source(repo: object) -> object:
     """The refreshing token source for OAuth accounts (oauth/refresh.py)."""
-    import httpx
-
-    from cliproxy_cli.oauth.refresh import TokenRefresher
+    from cliproxy_cli.oauth.refresh import TokenRefresher, open_client
 
     loaded = STATE.loaded()
-    proxy = loaded.config.proxy_url or None
-    client = httpx.AsyncClient(proxy=proxy, timeout=30.0)
+    client = open_client(loaded.config.proxy_url)
     return TokenRefresher(repo, loaded.endpoints, client=client)  # type: ignore[arg-type]
 
 

@@ -7,6 +7,7 @@ translated, stream or not). Same format in and out skips the IR entirely.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -81,6 +82,7 @@ async def _route(rt: Runtime, inbound: Inbound, routes: tuple[Route, ...]) -> Re
     config = rt.config
     tried: set[str] = set()
     retries = config.request_retry
+    bootstrap = config.streaming.bootstrap_retries if inbound.stream else 0
     waits = 0
     last: UpstreamError | None = None
     while True:
@@ -120,6 +122,10 @@ async def _route(rt: Runtime, inbound: Inbound, routes: tuple[Route, ...]) -> Re
             _record_failure(rt, route, inbound.model, exc)
             if exc.kind is ErrorKind.BAD_REQUEST:
                 raise
+            if exc.bootstrap and bootstrap > 0:
+                bootstrap -= 1  # streaming.bootstrap-retries: extra tries, same account allowed
+                tried.discard(route.credential.id)
+                continue
             if exc.kind is ErrorKind.TRANSIENT:
                 retries -= 1
                 if retries < 0:
@@ -171,7 +177,8 @@ async def _attempt(rt: Runtime, inbound: Inbound, route: Route) -> Response:
                 raise provider.classify(resp.status, resp.headers, data)
         else:
             raise error
-    return await _reply(inbound, upstream_format, request, resp)
+    return await _reply(inbound, upstream_format, request, resp,
+                        rt.config.streaming.keepalive_seconds)
 
 
 async def _send(rt: Runtime, cred: Credential, request: UpstreamRequest) -> UpstreamResponse:
@@ -216,7 +223,8 @@ def _upstream_body(inbound: Inbound, route: Route, upstream_format: Format) -> d
 
 
 async def _reply(
-    inbound: Inbound, upstream: Format, request: UpstreamRequest, resp: UpstreamResponse
+    inbound: Inbound, upstream: Format, request: UpstreamRequest, resp: UpstreamResponse,
+    keepalive: float = 0.0,
 ) -> Response:
     same = upstream is inbound.format
     if inbound.stream and request.stream:
@@ -226,6 +234,8 @@ async def _reply(
             body: AsyncIterator[bytes] = _relay(inbound.format, first, chunks, resp)
         else:
             body = _translate_stream(inbound, upstream, request.envelope, first, chunks, resp)
+        if keepalive > 0:
+            body = _with_keepalive(body, keepalive, inbound.format)
         return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
     if request.stream:
         result = await _collect(upstream, request.envelope, resp)
@@ -266,10 +276,15 @@ def _unwrap(data: bytes) -> bytes:
 
 
 async def _first_chunk(chunks: AsyncIterator[bytes], resp: UpstreamResponse) -> bytes:
-    """Read until the first non-empty chunk, so failures before any byte can be retried."""
+    """Read until the first non-empty chunk, so failures before any byte can be retried;
+    a stream whose first event is an error is such a failure too (bootstrap retry)."""
     try:
         async for chunk in chunks:
             if chunk:
+                error = _leading_error(chunk)
+                if error is not None:
+                    await resp.close()
+                    raise error
                 return chunk
     except BaseException:
         await resp.close()
@@ -277,6 +292,53 @@ async def _first_chunk(chunks: AsyncIterator[bytes], resp: UpstreamResponse) -> 
     await resp.close()
     raise UpstreamError("upstream closed the stream before sending anything",
                         kind=ErrorKind.TRANSIENT, status=502, provider="upstream")
+
+
+_ERROR_PREFIXES = (b"event: error", b'data: {"error"', b'data: {"type":"error"',
+                   b'data: {"type": "error"', b"event: response.failed")
+
+
+def _leading_error(chunk: bytes) -> UpstreamError | None:
+    head = chunk.lstrip()[:64]
+    if not head.startswith(_ERROR_PREFIXES):
+        return None
+    text = chunk.decode("utf-8", "replace")
+    quota = any(m in text for m in ("rate_limit", "RESOURCE_EXHAUSTED", "usage_limit", "quota"))
+    return UpstreamError(
+        "upstream stream began with an error" + (" (rate limited)" if quota else ""),
+        kind=ErrorKind.QUOTA if quota else ErrorKind.TRANSIENT,
+        status=429 if quota else 503, provider="upstream", bootstrap=True,
+    )
+
+
+_KEEPALIVE = {Format.ANTHROPIC: b'event: ping\ndata: {"type": "ping"}\n\n'}
+
+
+async def _with_keepalive(
+    body: AsyncIterator[bytes], seconds: float, fmt: Format
+) -> AsyncIterator[bytes]:
+    """Interleave a keep-alive in the caller's idiom whenever the upstream is quiet for
+    ``seconds`` (an Anthropic ``ping`` event; an SSE comment for the others)."""
+    ping = _KEEPALIVE.get(fmt, sse.KEEPALIVE_COMMENT)
+    pending: asyncio.Task[bytes] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(body.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=seconds)
+            if not done:
+                yield ping
+                continue
+            try:
+                chunk = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield chunk
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+        await body.aclose()  # type: ignore[attr-defined]
 
 
 async def _relay(

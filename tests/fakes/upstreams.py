@@ -46,6 +46,10 @@ class FakeUpstream:
     fault_plan: list[str] = field(default_factory=list)
     api_key: str | None = None  # when set, requests must carry it
     chunk_delay: float = 0.0
+    first_delay: float = 0.0  # before the first stream chunk
+    disconnects: int = 0  # streams whose client went away before the end
+    completed_streams: int = 0
+    cut_after: int | None = None  # end the stream abruptly after this many chunks
 
     # -- ASGI ---------------------------------------------------------------------------------
 
@@ -73,18 +77,43 @@ class FakeUpstream:
         query = scope.get("query_string", b"").decode()
         self.requests.append(Recorded(scope["method"], path, query, headers, body))
         status, payload, stream = await self.route(path, query, headers, body)
-        await self._respond(send, status, payload, stream)
+        await self._respond(send, receive, status, payload, stream)
 
-    async def _respond(self, send: Send, status: int, payload: Any, stream: list[bytes] | None,
-                       extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        if stream is not None:
-            await send({"type": "http.response.start", "status": status,
+    async def _stream(self, send: Send, receive: Receive, chunks: list[bytes]) -> None:
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                gone.set()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"text/event-stream")]})
-            for chunk in stream:
-                if self.chunk_delay:
-                    await asyncio.sleep(self.chunk_delay)
+            if self.first_delay:
+                await asyncio.sleep(self.first_delay)
+            for i, chunk in enumerate(chunks):
+                if self.cut_after is not None and i >= self.cut_after:
+                    raise ConnectionAbortedError("fake cut")
+                if self.chunk_delay and i:
+                    try:
+                        await asyncio.wait_for(gone.wait(), self.chunk_delay)
+                    except TimeoutError:
+                        pass
+                if gone.is_set():
+                    self.disconnects += 1
+                    return
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
+            self.completed_streams += 1
+        finally:
+            watcher.cancel()
+
+    async def _respond(self, send: Send, receive: Receive, status: int, payload: Any,
+                       stream: list[bytes] | None) -> None:
+        if stream is not None:
+            await self._stream(send, receive, stream)
             return
         data = json.dumps(payload).encode()
         hdrs = [(b"content-type", b"application/json")]

@@ -119,13 +119,13 @@ async def _route(rt: Runtime, inbound: Inbound, routes: tuple[Route, ...]) -> Re
             response = await _attempt(rt, inbound, route)
         except UpstreamError as exc:
             last = exc
-            _record_failure(rt, route, inbound.model, exc)
-            if exc.kind is ErrorKind.BAD_REQUEST:
-                raise
-            if exc.bootstrap and bootstrap > 0:
+            if exc.bootstrap and bootstrap > 0 and exc.kind is ErrorKind.TRANSIENT:
                 bootstrap -= 1  # streaming.bootstrap-retries: extra tries, same account allowed
                 tried.discard(route.credential.id)
                 continue
+            _record_failure(rt, route, inbound.model, exc)
+            if exc.kind is ErrorKind.BAD_REQUEST:
+                raise
             if exc.kind is ErrorKind.TRANSIENT:
                 retries -= 1
                 if retries < 0:

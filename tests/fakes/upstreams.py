@@ -50,6 +50,7 @@ class FakeUpstream:
     disconnects: int = 0  # streams whose client went away before the end
     completed_streams: int = 0
     cut_after: int | None = None  # end the stream abruptly after this many chunks
+    faults_by_key: dict[str, str] = field(default_factory=dict)  # api key → fault, every time
 
     # -- ASGI ---------------------------------------------------------------------------------
 
@@ -139,6 +140,10 @@ class FakeUpstream:
                 fault = name
         if self.api_key is not None and self.api_key not in _presented(headers, query):
             fault = "fault-401"
+        presented = _presented(headers, query)
+        for key, key_fault in self.faults_by_key.items():
+            if key in presented:
+                fault = key_fault
         if fault:
             return _fault(family, fault)
         if path.endswith("count_tokens") or path.endswith(":countTokens"):

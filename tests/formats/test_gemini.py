@@ -296,6 +296,17 @@ def test_count_tokens_request_shapes() -> None:
     ).model == "gemini-2.5-pro"
     assert gemini.wrap_count_tokens({"contents": contents}, "gemini-2.5-pro") == {
         "request": {"model": "models/gemini-2.5-pro", "contents": contents}}
+    request = ir.Request(model="gemini-2.5-pro", system=(ir.Text("sys"),), messages=(
+        ir.Message(ir.Role.USER, (ir.Text("count me"),)),))
+    counted = gemini.render_count_tokens_request(request)
+    assert counted == {"generateContentRequest": {
+        "model": "models/gemini-2.5-pro", "contents": contents,
+        "systemInstruction": {"parts": [{"text": "sys"}]}}}
+    assert gemini.parse_count_tokens_request(counted).system == (ir.Text("sys"),)
+    assert gemini.render_count_tokens_request(ir.Request(model="", messages=())) == {
+        "contents": []}
+    assert gemini.wrap_count_tokens(counted, "models/gemini-2.5-pro") == {
+        "request": {"model": "models/gemini-2.5-pro", "contents": contents}}
     assert gemini.render_count_tokens(42) == {"totalTokens": 42}
     assert gemini.parse_count_tokens({"totalTokens": 42}) == 42
     assert gemini.parse_count_tokens({"response": {"totalTokens": 7}}) == 7
@@ -487,6 +498,47 @@ def test_lenient_request_inputs_parse() -> None:
         c for c in body["contents"] if all(p for p in c["parts"])]})
     assert body["contents"][-1]["parts"][-1]["functionResponse"] == {
         "name": "unknown", "response": {}, "id": "nope"}
+
+
+def test_multimodal_function_response_round_trips_and_renders_siblings_for_others() -> None:
+    raw = {"contents": [
+        {"role": "model", "parts": [{"functionCall": {"id": "s1", "name": "shot", "args": {}},
+                                     "thoughtSignature": "c2ln"}]},
+        {"role": "user", "parts": [{"functionResponse": {
+            "id": "s1", "name": "shot", "response": {"output": "captured"},
+            "parts": [{"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}]}}]},
+    ]}
+    request = gemini.parse_request(raw)
+    result = request.messages[1].parts[0]
+    assert isinstance(result, ir.ToolResult)
+    assert result.content == (ir.Text("captured"),
+                              ir.Image(media_type="image/png", data="iVBORw0KGgo="))
+    assert gemini.render_request(request) == raw
+    foreign = gemini.render_request(ir.Request(model="m", messages=(
+        ir.Message(ir.Role.USER, (result,)),)))
+    assert foreign["contents"][0]["parts"] == [
+        {"functionResponse": {"name": "shot", "response": {"result": "captured"}, "id": "s1"}},
+        {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}]
+
+
+def test_empty_text_with_signature_is_a_bare_signature() -> None:
+    parts = [{"text": "Done."}, {"text": "", "thoughtSignature": "c2ln"},
+             {"thoughtSignature": "c2lnMg=="}]
+    raw: dict[str, Any] = {
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP",
+                        "index": 0}],
+        "usageMetadata": {"promptTokenCount": 1, "totalTokenCount": 1},
+        "modelVersion": "m", "responseId": "r"}
+    response = gemini.parse_response(raw)
+    assert [type(p) for p in response.parts] == [ir.Text, ir.Reasoning, ir.Reasoning]
+    assert all(p.signature is not None for p in response.parts[1:])  # type: ignore[union-attr]
+    assert gemini.render_response(response, NO_REQUEST) == raw
+    history = gemini.render_request(ir.Request(model="m", messages=(
+        ir.Message(ir.Role.ASSISTANT, response.parts),), source=ir.Format.GEMINI))
+    assert history["contents"][0]["parts"] == parts
+    foreign = gemini.render_request(ir.Request(model="m", messages=(
+        ir.Message(ir.Role.ASSISTANT, (ir.Reasoning("", GEMINI_SIG),)),)))
+    assert foreign["contents"][0]["parts"] == [{"text": "", "thoughtSignature": "Z3NpZw=="}]
 
 
 # --- responses -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from cliproxy_cli.formats.gemini.envelope import (
 from cliproxy_cli.formats.gemini.request import (
     parse_count_tokens_request,
     parse_request,
+    render_count_tokens_request,
     render_request,
 )
 from cliproxy_cli.formats.gemini.response import (
@@ -37,6 +38,7 @@ __all__ = [
     "parse_response",
     "parse_stream",
     "render_count_tokens",
+    "render_count_tokens_request",
     "render_error",
     "render_request",
     "render_response",

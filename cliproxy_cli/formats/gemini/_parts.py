@@ -2,7 +2,7 @@
 
 Parsing rules:
 - ``text`` → ``Text``; with ``thought: true`` → ``Reasoning``; a part holding only a
-  ``thoughtSignature`` → ``Reasoning("")`` carrying that signature.
+  ``thoughtSignature`` (or an empty ``text`` and one) → ``Reasoning("")`` with that signature.
 - ``inlineData`` (base64 normalised to standard, padded) and ``fileData`` → ``Image`` when the
   MIME type is ``image/*``; other media, ``executableCode``, ``codeExecutionResult`` and unknown
   parts have no IR form: they are kept raw with their position (``__parts`` in the message or
@@ -31,6 +31,7 @@ from cliproxy_cli.formats.gemini import _wire as w
 
 RESPONSE_KEY: Final = "__response_key"
 RESPONSE_PARTS: Final = "__response_parts"
+_NO_TEXT: Final = "__no_text"  # a signature-only part sent without even an empty text
 _RESULT_KEYS: Final = ("output", "result", "content")
 
 _TEXT_KEYS: Final = w.spellings("text", "thoughtSignature")
@@ -126,13 +127,15 @@ def parse_part(raw: Mapping[str, Any], book: CallBook) -> ir.Part | None:
     if file is not None:
         return _file(raw, w.as_map(file, "fileData"))
     if signature is not None and raw.keys() <= _THOUGHT_KEYS:
-        return ir.Reasoning("", signature, extras=_part_extras(raw, _THOUGHT_KEYS))
+        return ir.Reasoning("", signature, extras={**_extras(raw, _THOUGHT_KEYS), _NO_TEXT: True})
     return None
 
 
 def _text(raw: Mapping[str, Any], text: str, signature: ir.Signature | None) -> ir.Part:
     if w.field(raw, "thought") is True:
         return ir.Reasoning(text, signature, extras=_part_extras(raw, _THOUGHT_KEYS))
+    if not text and signature is not None:
+        return ir.Reasoning("", signature, extras=_part_extras(raw, _TEXT_KEYS))
     return ir.Text(text, signature, extras=_part_extras(raw, _TEXT_KEYS))
 
 
@@ -280,7 +283,9 @@ def _render_reasoning(part: ir.Reasoning, ctx: RenderContext) -> list[dict[str, 
     signature = w.gemini_signature(part.signature)
     if signature is None and (ctx.history or not part.text):
         return []
-    out: dict[str, Any] = {"text": part.text, "thought": True} if part.text else {}
+    out: dict[str, Any] = {"text": part.text, "thought": True} if part.text else {"text": ""}
+    if not part.text and ctx.own and part.extras.get(_NO_TEXT):
+        out = {}
     if signature:
         out["thoughtSignature"] = signature
     return _own(out, part, ctx)

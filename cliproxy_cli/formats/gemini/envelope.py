@@ -28,7 +28,11 @@ def unwrap_request(envelope: Mapping[str, Any]) -> tuple[dict[str, Any], str, st
 
 
 def wrap_count_tokens(body: Mapping[str, Any], model: str) -> dict[str, Any]:
-    contents = w.field(w.as_map(body, "countTokens body"), "contents")
+    """``body`` is a generateContent or countTokens body (``{contents}`` or
+    ``{generateContentRequest}``); Cloud Code counts ``contents`` only."""
+    body = w.as_map(body, "countTokens body")
+    inner = w.field(body, "generateContentRequest")
+    contents = w.field(inner if isinstance(inner, Mapping) else body, "contents")
     qualified = model if model.startswith("models/") else f"models/{model}"
     return {"request": {"model": qualified, "contents": list(contents or [])}}
 

@@ -81,6 +81,16 @@ def parse_count_tokens_request(body: Mapping[str, Any]) -> ir.Request:
     return parse_request(w.as_map(inner, "generateContentRequest") if inner is not None else body)
 
 
+def render_count_tokens_request(request: ir.Request) -> dict[str, Any]:
+    """A ``countTokens`` body: ``{generateContentRequest}`` (so the system prompt and tools count
+    too) when the model is known, else bare ``{contents}``."""
+    body = render_request(request)
+    if not request.model:
+        return {"contents": body["contents"]}
+    model = request.model if request.model.startswith("models/") else f"models/{request.model}"
+    return {"generateContentRequest": {"model": model, **body}}
+
+
 def render_request(request: ir.Request) -> dict[str, Any]:
     own = request.source is ir.Format.GEMINI
     extras = request.extras if own else ir.EMPTY

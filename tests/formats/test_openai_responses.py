@@ -499,6 +499,16 @@ def test_every_stop_reason_renders_an_sdk_valid_response(stop: ir.StopReason) ->
     assert (out["error"] is not None) == (stop is ir.StopReason.ERROR)
 
 
+@pytest.mark.parametrize("name", sorted(REQUEST_ROUND_TRIPS))
+def test_request_echo_validates_with_the_sdk(name: str) -> None:
+    request = fmt.parse_request(load(name))
+    body = wire(fmt.render_response(ir.Response(id="", model="m", parts=(ir.Text("x"),)), request))
+    SDKResponse.model_validate(body)
+    assert body["tools"] == wire(fmt.render_request(request)).get("tools", [])
+    for event in validate_stream(render_events(_rich_events(), request)):
+        EVENT_ADAPTER.validate_python(event)
+
+
 def test_empty_response_gets_a_fresh_id() -> None:
     out = fmt.render_response(ir.Response(id="", model="m", parts=()),
                               ir.Request(model="", messages=()))
@@ -884,11 +894,18 @@ def test_parse_error(status: int, body: Any, expected: ir.ErrorInfo) -> None:
     assert fmt.parse_error(status, body) == expected
 
 
+def test_huge_integers_in_arguments_still_render() -> None:
+    call = ir.ToolCall("c", "f", {"n": 2**70})
+    body = fmt.render_request(ir.Request(model="m", messages=(ir.Message(A, (call,)),)))
+    assert body["input"][0]["arguments"] == '{"n":1180591620717411303424}'
+
+
 # --- properties ----------------------------------------------------------------------------------
 
 _text = st.text(max_size=12)
 _name = st.text(alphabet="abcdefghij_", min_size=1, max_size=8)
-_args = st.dictionaries(_name, st.integers() | _text | st.booleans(), max_size=3)
+_args = st.dictionaries(_name, st.integers(-(2**63), 2**63 - 1) | _text | st.booleans(),
+                        max_size=3)
 _image = st.one_of(
     st.builds(ir.Image, media_type=st.sampled_from(["image/png", "image/jpeg"]),
               data=st.text(alphabet="ABCDabcd0123+/", min_size=4, max_size=12)),

@@ -7,6 +7,7 @@ key is an unknown wire field, re-applied verbatim onto the value it came from.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -46,7 +47,11 @@ def _to_json(value: Any) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=_to_json)
+    try:
+        return orjson.dumps(value, default=_to_json)
+    except TypeError:  # integers beyond 64 bits, which only non-JSON callers can produce
+        return json.dumps(value, default=_to_json, ensure_ascii=False,
+                          separators=(",", ":")).encode()
 
 
 def json_text(value: Any) -> str:

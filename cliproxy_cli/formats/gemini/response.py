@@ -109,7 +109,8 @@ def render_response(response: ir.Response, request: ir.Request) -> dict[str, Any
     own = response.source is ir.Format.GEMINI
     extras = response.extras if own else ir.EMPTY
     ctx = p.RenderContext(own=own, history=False)
-    parts = p.render_parts(response.parts, ctx, extras.get(w.OPAQUE_PARTS, ()))
+    outputs = [part for part in response.parts if not isinstance(part, ir.ToolResult)]
+    parts = p.render_parts(outputs, ctx, extras.get(w.OPAQUE_PARTS, ()))
     candidate = {"content": {"role": "model", "parts": parts},
                  "finishReason": RENDERED_FINISH[response.stop_reason], "index": 0}
     w.merge(candidate, extras.get(_CANDIDATE, ir.EMPTY))

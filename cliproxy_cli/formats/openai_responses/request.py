@@ -8,7 +8,8 @@ user message of ``ToolResult`` parts. Unknown item types ride in the hints of th
 follow, so a same-family render puts them back where they were.
 
 Same-family normalisations (``render_request(parse_request(x))`` differs from ``x`` only here):
-a string ``input`` or ``content`` becomes an array of typed parts, an item without ``type`` gets
+a string ``input`` or ``content`` becomes an array of typed parts (``""`` an empty one), an
+object ``function_call_output.output`` becomes its JSON text, an item without ``type`` gets
 ``type: "message"``, ``arguments`` is re-serialised compactly, a missing ``parameters`` becomes
 the empty object schema, ``stream: false`` / ``tools: []`` / ``encrypted_content: null`` and empty
 summary parts are omitted, an ``"auto"`` effort becomes ``"medium"``.

@@ -5,6 +5,9 @@ item's id ride in extras), ``function_call`` → ``ToolCall``, ``reasoning`` →
 per summary part. ``render_response`` builds the full object the SDK's ``Response`` type
 requires, echoing the request's settings (never the upstream's, so a Codex backend's own
 ``instructions`` are not leaked). ``output_text`` is not a wire field (the SDKs compute it).
+
+Same-family normalisations: ``output_text`` parts get ``logprobs: []``, usage gets every detail
+field (zeros when absent), and the echo fields always come from the request (not the upstream).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ ALLOWED = {
     "cli": {"*"},
     "sdk": {"*"},
     "server": {"formats", "routing", "providers", "accounts", "config", "errors", "redact",
-               "jsonio", "endpoints", "paths", "log", "__version__"},
+               "jsonio", "endpoints", "paths", "log", "__version__", "server_state"},
     "formats": set(),
     "providers": {"formats", "accounts", "config", "errors", "endpoints", "redact", "jsonio"},
     "routing": {"accounts", "config", "errors"},

@@ -11,6 +11,7 @@ import typer
 from cliproxy_cli.accounts.model import Account
 from cliproxy_cli.cli import render
 from cliproxy_cli.cli.context import STATE
+from cliproxy_cli.routing.eligibility import eligibility
 
 app = typer.Typer(help="Inspect and manage stored accounts.", no_args_is_help=True)
 
@@ -24,23 +25,17 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def account_status(account: Account, now: float) -> tuple[str, str]:
-    """(status, why) for display: disabled / expired / error / active."""
-    if account.disabled:
-        return "disabled", "disabled by the user; `cliproxy accounts enable` turns it back on"
-    if account.expired:
-        return "expired", account.last_error or f"run `cliproxy login {account.provider}`"
-    if account.last_error:
-        return "error", account.last_error
-    if account.expires_at and account.expires_at < now and not account.last_refresh_at:
-        return "active", "token expired; it is refreshed on next use"
-    return "active", ""
+def _cooldowns() -> list[dict[str, Any]]:
+    """The running server's published cooldowns (empty when no server runs)."""
+    from cliproxy_cli.server_state import read_cooldowns
+
+    return read_cooldowns(STATE.loaded().paths)
 
 
-def _account_json(account: Account, now: float) -> dict[str, Any]:
-    status, why = account_status(account, now)
+def _account_json(account: Account, now: float, cooldowns: list[dict[str, Any]]) -> dict[str, Any]:
+    state = eligibility(account, cooldowns, now)
     data = account.to_dict()
-    data.update(status=status, status_reason=why)
+    data.update(status=str(state.status), status_reason=state.reason, cooling_until=state.until)
     return data
 
 
@@ -50,17 +45,19 @@ def list_(as_json: JsonOpt = False) -> None:
     repo = STATE.repo()
     now = time.time()
     accounts = repo.list()
+    cooldowns = _cooldowns()
     if as_json:
-        render.print_json([_account_json(a, now) for a in accounts])
+        render.print_json([_account_json(a, now, cooldowns) for a in accounts])
         return
     if not accounts:
         render.line("No accounts yet. Add one with `cliproxy login <provider>`.")
         return
     rows = []
     for a in accounts:
-        status, why = account_status(a, now)
-        rows.append([a.id, a.provider, a.label or a.email, status + (f" ({why})" if why else ""),
-                     a.store, _when(a.last_used_at)])
+        state = eligibility(a, cooldowns, now)
+        why = f" ({state.reason})" if state.reason else ""
+        rows.append([a.id, a.provider, a.label or a.email, f"{state.status}{why}", a.store,
+                     _when(a.last_used_at)])
     render.table(None, ["id", "provider", "label", "status", "store", "last used"], rows)
 
 
@@ -68,7 +65,7 @@ def list_(as_json: JsonOpt = False) -> None:
 def show(account_id: IdArg, as_json: JsonOpt = False) -> None:
     """Show one account's details (never its secrets)."""
     account = STATE.repo().get(account_id)
-    data = _account_json(account, time.time())
+    data = _account_json(account, time.time(), _cooldowns())
     if as_json:
         render.print_json(data)
         return

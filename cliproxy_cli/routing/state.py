@@ -30,6 +30,11 @@ class StateBackend(Protocol):
 
     def next_cursor(self, key: str) -> int: ...
 
+    @property
+    def version(self) -> int:
+        """Bumped on every cooldown change, so observers can publish snapshots cheaply."""
+        ...
+
 
 class InMemoryState:
     """Cooldowns keyed by (credential id, scope); scope is a model id or ``*`` (whole account)."""
@@ -39,6 +44,11 @@ class InMemoryState:
     def __init__(self) -> None:
         self._cooldowns: dict[tuple[str, str], Cooldown] = {}
         self._cursors: dict[str, int] = {}
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        return self._version
 
     def cooldown(self, credential_id: str, scope: str) -> Cooldown | None:
         if not self._cooldowns:
@@ -49,6 +59,7 @@ class InMemoryState:
 
     def set_cooldown(self, credential_id: str, scope: str, cooldown: Cooldown) -> None:
         self._cooldowns[(credential_id, scope)] = cooldown
+        self._version += 1
 
     def clear_cooldowns(self, credential_id: str, scope: str | None = None) -> None:
         if not self._cooldowns:
@@ -59,6 +70,7 @@ class InMemoryState:
         else:
             self._cooldowns.pop((credential_id, scope), None)
             self._cooldowns.pop((credential_id, "*"), None)
+        self._version += 1
 
     def cooldowns(self) -> dict[tuple[str, str], Cooldown]:
         return dict(self._cooldowns)

@@ -140,6 +140,7 @@ async def _reload_loop(runtime: Runtime, interval: float) -> None:
             runtime.reload_if_changed()
         except CliproxyError as exc:
             logger.error("reload failed: %s", exc)
+        runtime.publish_state()
 
 
 async def _refresh_loop(tokens: Any, interval: float) -> None:

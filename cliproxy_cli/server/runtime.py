@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+import orjson
 
 from cliproxy_cli.accounts.credential import TokenSource
 from cliproxy_cli.accounts.repo import AccountRepository
 from cliproxy_cli.config import Config, ConfigWatcher, LoadedConfig, load_config
 from cliproxy_cli.endpoints import EndpointTable
 from cliproxy_cli.errors import CliproxyError
+from cliproxy_cli.paths import write_private
+from cliproxy_cli.redact import redact_text
 from cliproxy_cli.providers.http import UpstreamClient
 from cliproxy_cli.routing.registry import ModelRegistry, build_registry
 from cliproxy_cli.routing.state import StateBackend
+from cliproxy_cli.server_state import state_file
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ class Runtime:
     _watcher: ConfigWatcher | None = field(init=False, default=None)
     _repo_version: object = field(init=False, default=None)
     _account_stamps: dict[str, float | None] = field(init=False, default_factory=dict)
+    _published: int = field(init=False, default=-1)
 
     def __post_init__(self) -> None:
         self._repo_version = self.repo.version()
@@ -80,3 +86,25 @@ class Runtime:
         logger.info("reloaded config=%s accounts=%s credentials=%d", config_changed,
                     accounts_changed, len(self.registry.credentials))
         return True
+
+    def publish_state(self) -> None:
+        """Write the cooldowns to ``<run>/routing-state.json`` when they changed, so
+        `cliproxy accounts list` in another process can say why an account rests."""
+        version = self.state.version
+        if version == self._published:
+            return
+        self._published = version
+        now = self.clock()
+        doc = {
+            "pid": os.getpid(),
+            "written_at": now,
+            "cooldowns": [
+                {"credential": cid, "scope": scope, "until": cd.until, "reason": cd.reason,
+                 "message": redact_text(cd.message)[:300], "since": cd.since}
+                for (cid, scope), cd in self.state.cooldowns().items() if cd.until > now
+            ],
+        }
+        try:
+            write_private(state_file(self.loaded.paths), orjson.dumps(doc))
+        except OSError as exc:
+            logger.warning("cannot write the routing state file: %s", exc)

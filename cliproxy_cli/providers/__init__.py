@@ -8,7 +8,9 @@ from cliproxy_cli.providers.base import Provider
 from cliproxy_cli.providers.claude import ClaudeProvider
 from cliproxy_cli.providers.codex import CodexProvider
 from cliproxy_cli.providers.gemini import GeminiProvider
+from cliproxy_cli.providers.iflow import IFlowProvider
 from cliproxy_cli.providers.openai_compat import OpenAICompatProvider
+from cliproxy_cli.providers.qwen import QwenProvider
 
 PROVIDERS: Final[dict[str, Provider]] = {}
 
@@ -19,5 +21,7 @@ def register_provider(provider: Provider) -> None:
 
 for _p in (GeminiProvider(), ClaudeProvider(), CodexProvider(), OpenAICompatProvider()):
     register_provider(_p)
+register_provider(QwenProvider())
+register_provider(IFlowProvider())
 
 __all__ = ["PROVIDERS", "Provider", "register_provider"]

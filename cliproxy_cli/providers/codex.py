@@ -1,10 +1,19 @@
-"""OpenAI Responses upstreams: ``codex-api-key`` entries and ChatGPT (Codex) login accounts."""
+"""OpenAI Responses upstreams: ``codex-api-key`` entries and ChatGPT (Codex) login accounts.
+
+The ChatGPT Codex backend (anchor §5.4, translation-spec §1.2 "Codex dialect") only streams and
+keeps nothing: every request has ``stream: true``, ``store: false`` and an ``instructions``
+string, ``system`` input roles become ``developer``, and the fields it rejects are dropped. A
+client that did not ask for a stream is served by reading the stream to its end (the pipeline does
+that when ``UpstreamRequest.stream`` is set). OAuth requests carry the account's
+``chatgpt-account-id`` and Codex CLI's ``originator``.
+"""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 import orjson
 
@@ -23,13 +32,25 @@ from cliproxy_cli.providers.base import (
 
 CODEX_VERSION: Final = "0.101.0"
 CODEX_USER_AGENT: Final = f"codex_cli_rs/{CODEX_VERSION} (Mac OS 26.0.1; arm64) Apple_Terminal/464"
-# The ChatGPT backend rejects these (anchor §5.4).
-_DROPPED_FOR_OAUTH: Final = ("previous_response_id", "prompt_cache_retention", "safety_identifier",
-                             "max_output_tokens", "temperature", "top_p")
+CODEX_ORIGINATOR: Final = "codex_cli_rs"
+# The ChatGPT backend rejects these (anchor §5.4, translation-spec §1.2).
+_DROPPED_FOR_OAUTH: Final = (
+    "previous_response_id", "prompt_cache_retention", "safety_identifier", "max_output_tokens",
+    "max_completion_tokens", "temperature", "top_p", "service_tier", "user",
+)
+_QUOTA_CODES: Final = frozenset({"usage_limit_reached", "rate_limit_exceeded",
+                                 "insufficient_quota", "usage_not_included"})
+_AUTH_CODES: Final = frozenset({"invalid_api_key", "token_expired", "invalid_token",
+                                "token_invalidated", "account_deactivated"})
+_BAD_REQUEST_CODES: Final = frozenset({"context_length_exceeded", "model_not_found",
+                                       "unsupported_parameter", "invalid_prompt"})
 
 
 class CodexProvider:
     name = "codex"
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
 
     def wire_format(self, credential: Credential) -> Format:
         return Format.OPENAI_RESPONSES
@@ -48,27 +69,14 @@ class CodexProvider:
             headers["authorization"] = f"Bearer {cred.api_key}"
             stream = call.stream
         else:
-            assert call.secret is not None and cred.account is not None
+            if call.secret is None or cred.account is None:
+                raise UpstreamError("codex OAuth account has no token", kind=ErrorKind.AUTH,
+                                    status=401, provider=self.name,
+                                    hint="run `cliproxy login codex`")
             base = endpoints.url("codex.api")
-            # The ChatGPT Codex backend only streams and keeps nothing: store false, instructions set.
-            body["stream"] = True
-            body["store"] = False
-            body.setdefault("instructions", "")
-            for key in _DROPPED_FOR_OAUTH:
-                body.pop(key, None)
-            include = body.get("include")
-            if isinstance(include, list) and "reasoning.encrypted_content" not in include:
-                include.append("reasoning.encrypted_content")
-            elif include is None:
-                body["include"] = ["reasoning.encrypted_content"]
-            headers.update({
-                "authorization": f"Bearer {call.secret.access_token}",
-                "chatgpt-account-id": cred.account.account_id,
-                "originator": "codex_cli_rs",
-                "version": CODEX_VERSION,
-                "session_id": call.client_headers.get("session_id", str(uuid.uuid4())),
-                "user-agent": CODEX_USER_AGENT,
-            })
+            _codex_dialect(body)
+            headers.update(_oauth_headers(call.secret.access_token, call, body,
+                                          cred.account.account_id))
             stream = True
         headers["accept"] = "text/event-stream" if stream else "application/json"
         merge_headers(headers, cred.headers)
@@ -80,15 +88,101 @@ class CodexProvider:
         data = json_body(body)
         error = data.get("error") if isinstance(data, dict) else None
         if isinstance(error, dict):
-            code = str(error.get("code") or error.get("type") or "")
-            if code in ("usage_limit_reached", "rate_limit_exceeded", "insufficient_quota",
-                        "usage_not_included"):
+            codes = {str(error.get("code") or ""), str(error.get("type") or "")} - {""}
+            if codes & _QUOTA_CODES:
                 err.kind = ErrorKind.QUOTA
-                resets = error.get("resets_in_seconds")
-                if isinstance(resets, int | float) and err.retry_after is None:
-                    err.retry_after = float(resets)
-            elif code in ("invalid_api_key", "token_expired", "invalid_token"):
+                if err.retry_after is None:
+                    err.retry_after = self._body_reset(error)
+                if "usage_not_included" in codes:
+                    err.hint = "this ChatGPT plan does not include Codex"
+            elif codes & _AUTH_CODES:
                 err.kind = ErrorKind.AUTH
-            elif code in ("invalid_request_error", "context_length_exceeded", "model_not_found"):
+            elif codes & _BAD_REQUEST_CODES and status < 500 and status not in (401, 403, 429):
                 err.kind = ErrorKind.BAD_REQUEST
+        if err.kind is ErrorKind.QUOTA and err.retry_after is None:
+            err.retry_after = self._header_reset(headers)
+        if err.kind is ErrorKind.AUTH and err.hint is None:
+            err.hint = "run `cliproxy login codex` if this account keeps failing"
         return err
+
+    def _body_reset(self, error: Mapping[str, Any]) -> float | None:
+        """``usage_limit_reached`` carries ``resets_at`` (unix seconds) and/or
+        ``resets_in_seconds``."""
+        resets_at = error.get("resets_at")
+        if isinstance(resets_at, int | float) and not isinstance(resets_at, bool):
+            return max(0.0, float(resets_at) - self._clock())
+        resets_in = error.get("resets_in_seconds")
+        if isinstance(resets_in, int | float) and not isinstance(resets_in, bool):
+            return max(0.0, float(resets_in))
+        return None
+
+    def _header_reset(self, headers: Mapping[str, str]) -> float | None:
+        """The ``x-codex-{primary,secondary}-*`` rate-limit headers: the reset of every window
+        that is used up (the latest one is what frees the account)."""
+        waits: list[float] = []
+        for window in ("primary", "secondary"):
+            used = _number(headers.get(f"x-codex-{window}-used-percent"))
+            if used is None or used < 100:
+                continue
+            after = _number(headers.get(f"x-codex-{window}-reset-after-seconds"))
+            at = _number(headers.get(f"x-codex-{window}-reset-at"))
+            if after is not None:
+                waits.append(max(0.0, after))
+            elif at is not None:
+                waits.append(max(0.0, at - self._clock()))
+        return max(waits) if waits else None
+
+
+def _number(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _codex_dialect(body: dict[str, Any]) -> None:
+    body["stream"] = True
+    body["store"] = False
+    if not isinstance(body.get("instructions"), str):
+        body["instructions"] = ""
+    for key in _DROPPED_FOR_OAUTH:
+        body.pop(key, None)
+    items = body.get("input")
+    if isinstance(items, str):
+        body["input"] = [{"type": "message", "role": "user",
+                          "content": [{"type": "input_text", "text": items}]}]
+    elif isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict) and item.get("role") == "system":
+                item["role"] = "developer"
+    include = body.get("include")
+    if isinstance(include, list):
+        if "reasoning.encrypted_content" not in include:
+            include.append("reasoning.encrypted_content")
+    else:
+        body["include"] = ["reasoning.encrypted_content"]
+
+
+def _oauth_headers(
+    access_token: str, call: UpstreamCall, body: Mapping[str, Any], account_id: str
+) -> dict[str, str]:
+    client = call.client_headers
+    # A real Codex CLI identifies itself; its own originator and user agent go on as sent.
+    is_codex = client.get("originator", "").startswith("codex")
+    cache_key = body.get("prompt_cache_key")
+    session = (client.get("session_id") or client.get("session-id")
+               or (cache_key if isinstance(cache_key, str) and cache_key else str(uuid.uuid4())))
+    headers = {
+        "authorization": f"Bearer {access_token}",
+        "originator": client["originator"] if is_codex else CODEX_ORIGINATOR,
+        "version": client.get("version", CODEX_VERSION) if is_codex else CODEX_VERSION,
+        "user-agent": client.get("user-agent", CODEX_USER_AGENT) if is_codex else CODEX_USER_AGENT,
+        "session_id": session,
+    }
+    if isinstance(cache_key, str) and cache_key:
+        headers["conversation_id"] = cache_key
+    if account_id:
+        headers["chatgpt-account-id"] = account_id
+    return headers

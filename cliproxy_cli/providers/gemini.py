@@ -1,9 +1,18 @@
 """Gemini upstreams: ``gemini-api-key`` entries (Gemini API) and Google login accounts
-(Gemini CLI's Cloud Code Assist, ``v1internal`` with the ``{model, project, request}`` envelope)."""
+(Gemini CLI's Cloud Code Assist, ``v1internal`` with the ``{model, project, request}`` envelope).
+
+Code Assist (anchor §5.1): ``POST <gemini.code-assist>/v1internal:generateContent``,
+``:streamGenerateContent?alt=sse`` and ``:countTokens`` with the Gemini CLI's headers and the
+account's Cloud project; every answer is ``{"response": {…}, "traceId": …}`` (countTokens answers
+plainly), which the pipeline unwraps.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
@@ -30,8 +39,21 @@ CODE_ASSIST_HEADERS: Final = {
 }
 
 
+# Google's structured reasons inside ``google.rpc.ErrorInfo``.
+_CAPACITY_REASONS: Final = frozenset({"MODEL_CAPACITY_EXHAUSTED"})
+_QUOTA_REASONS: Final = frozenset({"RATE_LIMIT_EXCEEDED", "QUOTA_EXHAUSTED",
+                                   "RESOURCE_PROJECT_INVALID_QUOTA"})
+_ERROR_INFO: Final = "type.googleapis.com/google.rpc.ErrorInfo"
+_RETRY_INFO: Final = "type.googleapis.com/google.rpc.RetryInfo"
+# Last resort only, after the structured fields: "Your quota will reset after 17s."
+_AFTER_SECONDS: Final = re.compile(r"after\s+(\d+(?:\.\d+)?)s\b")
+
+
 class GeminiProvider:
     name = "gemini"
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
 
     def wire_format(self, credential: Credential) -> Format:
         return Format.GEMINI
@@ -63,7 +85,15 @@ class GeminiProvider:
 
     def _build_code_assist(self, call: UpstreamCall, endpoints: EndpointTable) -> UpstreamRequest:
         cred = call.credential
-        assert call.secret is not None and cred.account is not None
+        if call.secret is None or cred.account is None:
+            raise UpstreamError("gemini OAuth account has no token", kind=ErrorKind.AUTH,
+                                status=401, provider=self.name, hint="run `cliproxy login gemini`")
+        project = cred.account.project_id
+        if not project and call.action != "count_tokens":
+            raise UpstreamError(
+                f"gemini account {cred.account.id} has no Cloud project for Code Assist",
+                kind=ErrorKind.AUTH, status=401, provider=self.name,
+                hint="run `cliproxy login gemini` (or `--project-id ID`) to pick one")
         base = endpoints.url("gemini.code-assist")
         inner = call.body
         inner.pop("model", None)
@@ -74,8 +104,7 @@ class GeminiProvider:
             }
             path, stream = "/v1internal:countTokens", False
         else:
-            envelope = {"model": call.upstream_model, "project": cred.account.project_id,
-                        "request": inner}
+            envelope = {"model": call.upstream_model, "project": project, "request": inner}
             if call.stream:
                 path, stream = "/v1internal:streamGenerateContent?alt=sse", True
             else:
@@ -106,28 +135,57 @@ class GeminiProvider:
             case "UNAVAILABLE" | "INTERNAL" | "DEADLINE_EXCEEDED":
                 err.kind = ErrorKind.TRANSIENT
             case "INVALID_ARGUMENT" | "NOT_FOUND" | "FAILED_PRECONDITION":
-                err.kind = ErrorKind.BAD_REQUEST
-        hint = retry_hint(error)
-        if hint is not None and err.retry_after is None:
-            err.retry_after = hint
+                if status < 500 and status not in (401, 403, 429):
+                    err.kind = ErrorKind.BAD_REQUEST
+        reasons = _reasons(error)
+        if reasons & _CAPACITY_REASONS:
+            # The server has no capacity for the model: not this account's quota.
+            err.kind = ErrorKind.TRANSIENT
+        elif reasons & _QUOTA_REASONS:
+            err.kind = ErrorKind.QUOTA
+        if err.retry_after is None:
+            err.retry_after = retry_hint(error, now=self._clock())
+        if err.retry_after is None and err.kind is ErrorKind.QUOTA:
+            found = _AFTER_SECONDS.search(str(error.get("message", "")))
+            if found:
+                err.retry_after = float(found.group(1))
+        if err.kind is ErrorKind.AUTH:
+            err.hint = "run `cliproxy login gemini` if this account keeps failing"
         return err
 
 
-def retry_hint(error: Mapping[str, Any]) -> float | None:
-    """Google's structured retry hints: RetryInfo.retryDelay, then ErrorInfo quotaResetDelay."""
+def _reasons(error: Mapping[str, Any]) -> set[str]:
+    details = error.get("details")
+    if not isinstance(details, list):
+        return set()
+    return {str(d.get("reason")) for d in details
+            if isinstance(d, dict) and d.get("@type") == _ERROR_INFO and d.get("reason")}
+
+
+def retry_hint(error: Mapping[str, Any], *, now: float | None = None) -> float | None:
+    """Google's structured retry hints: RetryInfo.retryDelay, then ErrorInfo quotaResetDelay,
+    then ErrorInfo quotaResetTimeStamp (an RFC 3339 instant)."""
     details = error.get("details")
     if not isinstance(details, list):
         return None
-    for kind, getter in (
-        ("type.googleapis.com/google.rpc.RetryInfo", lambda d: d.get("retryDelay")),
-        ("type.googleapis.com/google.rpc.ErrorInfo",
-         lambda d: (d.get("metadata") or {}).get("quotaResetDelay")),
-    ):
-        for d in details:
-            if isinstance(d, dict) and d.get("@type") == kind:
-                value = getter(d)
-                if isinstance(value, str):
-                    seconds = parse_duration(value)
-                    if seconds is not None:
-                        return seconds
+    infos = [d for d in details if isinstance(d, dict)]
+    for d in infos:
+        if d.get("@type") == _RETRY_INFO and isinstance(d.get("retryDelay"), str):
+            seconds = parse_duration(d["retryDelay"])
+            if seconds is not None:
+                return seconds
+    for d in infos:
+        metadata = d.get("metadata")
+        if d.get("@type") != _ERROR_INFO or not isinstance(metadata, dict):
+            continue
+        delay = metadata.get("quotaResetDelay")
+        if isinstance(delay, str) and (seconds := parse_duration(delay)) is not None:
+            return seconds
+        stamp = metadata.get("quotaResetTimeStamp")
+        if isinstance(stamp, str):
+            try:
+                when = datetime.fromisoformat(stamp).timestamp()
+            except ValueError:
+                continue
+            return max(0.0, when - (time.time() if now is None else now))
     return None

@@ -8,6 +8,7 @@ upstream marks every answer with its family, so a reply proves the request reall
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -197,8 +198,11 @@ CLIENTS = {"openai_chat": ChatClient, "openai_responses": ResponsesClient,
 
 
 @pytest.fixture(scope="module")
-def clients(stack: Stack) -> dict[str, Any]:
-    return {name: make(stack) for name, make in CLIENTS.items()}
+def clients(stack: Stack) -> Iterator[dict[str, Any]]:
+    made = {name: make(stack) for name, make in CLIENTS.items()}
+    yield made
+    for adapter in made.values():
+        adapter.c.close()
 
 
 @pytest.mark.parametrize("case", ["text", "tool", "followup", "image"])

@@ -12,18 +12,34 @@ from google.genai import types as gtypes
 from tests.e2e.conftest import CLIENT_KEY, Stack
 
 
+_OPEN: list[object] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients():
+    yield
+    while _OPEN:
+        _OPEN.pop().close()  # type: ignore[attr-defined]
+
+
 def _openai(stack: Stack) -> openai.OpenAI:
-    return openai.OpenAI(base_url=stack.proxy + "/v1", api_key=CLIENT_KEY, max_retries=0)
+    client = openai.OpenAI(base_url=stack.proxy + "/v1", api_key=CLIENT_KEY, max_retries=0)
+    _OPEN.append(client)
+    return client
 
 
 def _anthropic(stack: Stack) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=stack.proxy, api_key=CLIENT_KEY, max_retries=0)
+    client = anthropic.Anthropic(base_url=stack.proxy, api_key=CLIENT_KEY, max_retries=0)
+    _OPEN.append(client)
+    return client
 
 
 def _genai(stack: Stack) -> genai.Client:
-    return genai.Client(api_key=CLIENT_KEY, http_options=gtypes.HttpOptions(
+    client = genai.Client(api_key=CLIENT_KEY, http_options=gtypes.HttpOptions(
         base_url=stack.proxy, api_version="v1beta",
         retry_options=gtypes.HttpRetryOptions(attempts=1)))
+    _OPEN.append(client)
+    return client
 
 
 def test_anthropic_messages_pass_through(stack: Stack) -> None:

@@ -235,11 +235,11 @@ def _ensure_claude_code_system(body: dict[str, Any], is_claude_code: bool) -> No
 def _ensure_user_id(body: dict[str, Any], account_id: str) -> None:
     """Claude Code always sends ``metadata.user_id``; a stable one per account when missing."""
     metadata = body.get("metadata")
-    if not isinstance(metadata, dict):
-        metadata = body["metadata"] = {}
+    metadata = dict(metadata) if isinstance(metadata, dict) else {}
     if not metadata.get("user_id"):
         digest = hashlib.sha256(account_id.encode()).hexdigest()
         metadata["user_id"] = f"user_{digest}_account__session_{_SESSION}"
+        body["metadata"] = metadata
 
 
 def _has_cache_control(value: Any) -> bool:
@@ -250,32 +250,37 @@ def _has_cache_control(value: Any) -> bool:
     return False
 
 
-def _mark(block: Any) -> None:
-    if isinstance(block, dict) and block.get("type", "text") in _CACHEABLE:
-        block["cache_control"] = {"type": "ephemeral"}
+def _marked_last(blocks: list[Any]) -> list[Any]:
+    """A copy of ``blocks`` whose last block carries a breakpoint (when its type takes one)."""
+    last = blocks[-1]
+    if not (isinstance(last, dict) and last.get("type", "text") in _CACHEABLE):
+        return blocks
+    return [*blocks[:-1], {**last, "cache_control": {"type": "ephemeral"}}]
 
 
 def _add_cache_breakpoints(body: dict[str, Any]) -> None:
     """Claude Code caches its prompt prefix; a translated request that set no breakpoint gets
     the reference's three (last tool, last system block, the turn before the last user turn), so
-    a long conversation spends far less of the subscription's window."""
+    a long conversation spends far less of the subscription's window. Nested objects are copied,
+    never edited: the pipeline may replay the same body on another account."""
     if any(_has_cache_control(body.get(k)) for k in ("system", "tools", "messages")):
         return
     tools = body.get("tools")
     if isinstance(tools, list) and tools and isinstance(tools[-1], dict):
-        tools[-1]["cache_control"] = {"type": "ephemeral"}
+        body["tools"] = [*tools[:-1], {**tools[-1], "cache_control": {"type": "ephemeral"}}]
     system = body.get("system")
     if isinstance(system, list) and system:
-        _mark(system[-1])
+        body["system"] = _marked_last(system)
     messages = body.get("messages")
     if not isinstance(messages, list):
         return
-    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-    if len(users) >= 2:
-        target = users[-2]
-        content = target.get("content")
-        if isinstance(content, str) and content:
-            target["content"] = [{"type": "text", "text": content}]
-            content = target["content"]
-        if isinstance(content, list) and content:
-            _mark(content[-1])
+    users = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"]
+    if len(users) < 2:
+        return
+    index = users[-2]
+    content = messages[index].get("content")
+    if isinstance(content, str) and content:
+        content = [{"type": "text", "text": content}]
+    if isinstance(content, list) and content:
+        marked = {**messages[index], "content": _marked_last(content)}
+        body["messages"] = [*messages[:index], marked, *messages[index + 1:]]

@@ -154,15 +154,15 @@ def _codex_dialect(body: dict[str, Any]) -> None:
         body["input"] = [{"type": "message", "role": "user",
                           "content": [{"type": "input_text", "text": items}]}]
     elif isinstance(items, list):
-        for item in items:
-            if isinstance(item, dict) and item.get("role") == "system":
-                item["role"] = "developer"
+        # Copies, not edits: the pipeline may replay the same body on another account.
+        body["input"] = [{**item, "role": "developer"}
+                         if isinstance(item, dict) and item.get("role") == "system" else item
+                         for item in items]
     include = body.get("include")
-    if isinstance(include, list):
-        if "reasoning.encrypted_content" not in include:
-            include.append("reasoning.encrypted_content")
-    else:
+    if not isinstance(include, list):
         body["include"] = ["reasoning.encrypted_content"]
+    elif "reasoning.encrypted_content" not in include:
+        body["include"] = [*include, "reasoning.encrypted_content"]
 
 
 def _oauth_headers(

@@ -233,3 +233,19 @@ def test_429_without_any_hint_has_no_retry_after() -> None:
 def test_auth_errors_carry_the_login_hint() -> None:
     err = PROVIDER.classify(401, {}, _err("authentication_error"))
     assert err.hint is not None and "cliproxy login claude" in err.hint
+
+
+def test_nested_client_objects_are_copied_not_edited() -> None:
+    """The pipeline shallow-copies the inbound body and may replay it on another account."""
+    tool = {"name": "a", "input_schema": {"type": "object"}}
+    block = {"type": "text", "text": "one"}
+    first_user = {"role": "user", "content": [block]}
+    system = [{"type": "text", "text": "s"}]
+    metadata: dict[str, Any] = {}
+    body = {"model": "x", "max_tokens": 8, "tools": [tool], "system": system,
+            "metadata": metadata, "messages": [first_user, {"role": "assistant", "content": "ok"},
+                                               {"role": "user", "content": "two"}]}
+    _build(dict(body))
+    assert tool == {"name": "a", "input_schema": {"type": "object"}}
+    assert block == {"type": "text", "text": "one"} and first_user["content"] == [block]
+    assert system == [{"type": "text", "text": "s"}] and metadata == {}

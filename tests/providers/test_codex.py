@@ -163,3 +163,12 @@ def test_chatgpt_detail_bodies_are_read() -> None:
     err = PROVIDER.classify(400, {}, b'{"detail": "Unsupported parameter: temperature"}')
     assert err.kind is ErrorKind.BAD_REQUEST
     assert "Unsupported parameter" in err.message
+
+
+def test_nested_client_objects_are_copied_not_edited() -> None:
+    """The pipeline shallow-copies the inbound body and may replay it on another account."""
+    item = {"role": "system", "content": "rules"}
+    include = ["file_search_call.results"]
+    _, body = _build(_body(input=[item], include=include))
+    assert item["role"] == "system" and include == ["file_search_call.results"]
+    assert body["input"][0]["role"] == "developer"

@@ -19,10 +19,12 @@ Parsing rules:
 
 from __future__ import annotations
 
+import mimetypes
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -302,9 +304,16 @@ def image_part(part: ir.Image) -> dict[str, Any]:
         header, data = part.url[5:].split(",", 1)
         mime = header.split(";", 1)[0] or part.media_type or "image/png"
         return {"inlineData": {"mimeType": mime, "data": w.std_base64(data)}}
-    ref = {"mimeType": part.media_type, "fileUri": part.url} if part.media_type else {
-        "fileUri": part.url}
+    mime = part.media_type or _guess_image_type(part.url)
+    ref = {"mimeType": mime, "fileUri": part.url} if mime else {"fileUri": part.url}
     return {"fileData": ref}
+
+
+def _guess_image_type(url: str) -> str:
+    """An image URL's MIME type from its extension (OpenAI and Anthropic URLs carry none, and a
+    ``fileData`` without one is not an image to Gemini), or ``""``."""
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    return guessed if guessed and guessed.startswith("image/") else ""
 
 
 def _render_call(part: ir.ToolCall, ctx: RenderContext) -> list[dict[str, Any]]:

@@ -220,7 +220,7 @@ def parse_stream() -> AnthropicStreamParser:
 
 
 class _Block:
-    __slots__ = ("kind", "out", "pending", "redacted", "stopped", "tool_id", "tool_name")
+    __slots__ = ("args", "kind", "out", "pending", "redacted", "stopped", "tool_id", "tool_name")
 
     def __init__(self, start: ir.BlockStart) -> None:
         self.kind = start.kind
@@ -230,6 +230,16 @@ class _Block:
         self.pending: list[_Delta] = []
         self.stopped = False
         self.redacted = False
+        self.args: list[str] = []  # the input fragments sent so far (tool_use blocks)
+
+    def input_complete(self) -> bool:
+        """Whether the input sent so far joins to a JSON object (or nothing was sent)."""
+        if self.kind != "tool_call" or not self.args:
+            return True
+        try:
+            return isinstance(orjson.loads("".join(self.args)), dict)
+        except orjson.JSONDecodeError:
+            return False
 
 
 def _event(name: str, payload: dict[str, Any]) -> bytes:
@@ -248,10 +258,15 @@ def _usage_out(usage: ir.Usage | None) -> dict[str, Any]:
 
 class AnthropicStreamRenderer:
     """IR events → Anthropic SSE bytes. Thinking blocks open on their first content, so an
-    empty reasoning block is never emitted and a redacted one opens with its data."""
+    empty reasoning block is never emitted and a redacted one opens with its data.
 
-    __slots__ = ("_active", "_blocks", "_finished", "_model", "_next", "_out", "_started",
-                 "_tool_used", "_usage", "_waiting")
+    A tool_use block whose input does not join to a JSON object is not stopped when its
+    ``BlockStop`` comes (a parser closes the blocks of a cut-off upstream before its
+    ``StreamError``): the error then ends the stream with the block open, as the API does; a
+    ``MessageStop`` still closes it."""
+
+    __slots__ = ("_active", "_blocks", "_ending", "_finished", "_model", "_next", "_out",
+                 "_started", "_tool_used", "_usage", "_waiting")
 
     def __init__(self, request: ir.Request) -> None:
         self._model = request.model
@@ -263,6 +278,7 @@ class AnthropicStreamRenderer:
         self._started = False
         self._finished = False
         self._tool_used = False
+        self._ending = False
         self._out: list[bytes] = []
 
     def feed(self, event: ir.StreamEvent) -> bytes:
@@ -359,6 +375,8 @@ class AnthropicStreamRenderer:
         if self._active is None:
             return
         block = self._blocks[self._active]
+        if not (self._ending or block.input_complete()):
+            return  # held open until MessageStop (or left open by an error)
         if block.out is not None:
             self._out.append(_event("content_block_stop",
                                     {"type": "content_block_stop", "index": block.out}))
@@ -378,6 +396,7 @@ class AnthropicStreamRenderer:
         if isinstance(event, ir.TextDelta) and block.kind == "text" and event.text:
             self._delta(block, {"type": "text_delta", "text": event.text})
         elif isinstance(event, ir.ToolArgsDelta) and block.kind == "tool_call" and event.fragment:
+            block.args.append(event.fragment)
             self._delta(block, {"type": "input_json_delta", "partial_json": event.fragment})
         elif block.kind == "reasoning" and not block.redacted:
             self._emit_reasoning(block, event)
@@ -408,6 +427,7 @@ class AnthropicStreamRenderer:
     def _on_message_stop(self, event: ir.MessageStop) -> None:
         self._ensure_started()
         self._usage = event.usage or self._usage
+        self._ending = True
         for block in self._blocks.values():
             block.stopped = True
         if self._active is not None:

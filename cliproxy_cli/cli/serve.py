@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -53,6 +56,8 @@ def _run(loaded: object) -> None:
     from cliproxy_cli.config import LoadedConfig
     from cliproxy_cli.server.app import create_app
 
+    _GracefulServer = _graceful_server_class()  # noqa: N806 - a class built lazily (uvicorn import)
+
     assert isinstance(loaded, LoadedConfig)
     repo = STATE.repo()
     app = create_app(loaded, repo=repo, tokens=_token_source)
@@ -64,7 +69,7 @@ def _run(loaded: object) -> None:
     )
     if not cfg.api_keys:
         render.notice("no api-keys configured: any local program can use this proxy")
-    server = uvicorn.Server(uvicorn.Config(
+    server = _GracefulServer(uvicorn.Config(
         app, host=cfg.host, port=cfg.port, log_level="debug" if STATE.debug else "warning",
         access_log=False, loop="auto", http="auto", lifespan="on", timeout_graceful_shutdown=10,
     ))
@@ -72,6 +77,27 @@ def _run(loaded: object) -> None:
     if not server.started:
         raise ConfigError(f"could not listen on {cfg.host}:{cfg.port} (is the port in use?)",
                           hint="pick another with --port")
+    render.success("cliproxy stopped")
+
+
+def _graceful_server_class() -> type:
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """SIGINT/SIGTERM finish in-flight requests, then `serve` exits 0 (a second signal
+        forces the exit). uvicorn itself re-raises the signal after shutdown."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            signals = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in signals}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
 
 
 def _token_source(repo: object) -> object:

@@ -75,6 +75,8 @@ class FakeUpstream:
         except ValueError:
             body = None
         path = scope["path"]
+        if path.startswith(("http://", "https://")):  # absolute-form target: we are a proxy
+            path = "/" + path.split("://", 1)[1].split("/", 1)[-1]
         query = scope.get("query_string", b"").decode()
         self.requests.append(Recorded(scope["method"], path, query, headers, body))
         status, payload, stream = await self.route(path, query, headers, body)

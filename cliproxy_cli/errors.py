@@ -105,9 +105,13 @@ class UpstreamError(CliproxyError):
         content_type: str | None = None,
         hint: str | None = None,
         bootstrap: bool = False,
+        scope: str = "model",
     ) -> None:
         super().__init__(message, hint=hint)
         self.bootstrap = bootstrap  # failed before the first byte of a stream
+        # "model" when the upstream's quota is per model (Gemini), "account" when one limit
+        # covers every model of the account (Claude, Codex, Qwen subscriptions)
+        self.scope = scope
         self.kind = kind
         self.status = status
         self.provider = provider

@@ -146,6 +146,8 @@ class ClaudeProvider:
                     err.kind = ErrorKind.BAD_REQUEST
         if err.kind is ErrorKind.QUOTA and err.retry_after is None:
             err.retry_after = self._unified_reset(headers)
+        if err.kind is ErrorKind.QUOTA and err.status == 429:
+            err.scope = "account"  # one subscription limit covers every model
         if err.kind is ErrorKind.AUTH:
             err.hint = "run `cliproxy login claude` if this account keeps failing"
         return err

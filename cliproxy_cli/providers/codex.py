@@ -101,6 +101,8 @@ class CodexProvider:
                 err.kind = ErrorKind.BAD_REQUEST
         if err.kind is ErrorKind.QUOTA and err.retry_after is None:
             err.retry_after = self._header_reset(headers)
+        if err.kind is ErrorKind.QUOTA and err.status == 429:
+            err.scope = "account"  # one subscription limit covers every model
         if err.kind is ErrorKind.AUTH and err.hint is None:
             err.hint = "run `cliproxy login codex` if this account keeps failing"
         return err

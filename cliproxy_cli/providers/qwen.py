@@ -108,6 +108,7 @@ class QwenProvider:
             if err.retry_after is None:
                 err.retry_after = seconds_to_beijing_midnight(self._clock())
             err.hint = "Qwen's daily free quota is used up; it resets at 00:00 Beijing time"
+            err.scope = "account"
         elif codes & _AUTH_CODES and status in (400, 401, 403):
             err.kind = ErrorKind.AUTH
         if err.kind is ErrorKind.AUTH and err.hint is None:

@@ -137,7 +137,8 @@ async def _route(rt: Runtime, inbound: Inbound, routes: tuple[Route, ...]) -> Re
 
 def _record_failure(rt: Runtime, route: Route, model: str, exc: UpstreamError) -> None:
     cred = route.credential
-    scope = model if exc.kind is ErrorKind.QUOTA else WHOLE_ACCOUNT
+    per_model = exc.kind is ErrorKind.QUOTA and exc.scope != "account"
+    scope = model if per_model else WHOLE_ACCOUNT
     previous = rt.state.cooldown(cred.id, scope)
     cd = next_cooldown(exc.kind, now=rt.clock(), retry_after=exc.retry_after, previous=previous,
                        message=exc.message)

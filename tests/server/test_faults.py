@@ -187,3 +187,15 @@ async def test_success_clears_the_cooldown() -> None:
 
 def _unused(fn: Callable[..., Any]) -> None:  # keeps the Callable import honest for mypy
     del fn
+
+
+async def test_subscription_wide_quota_cools_every_model_of_the_account() -> None:
+    clock = Clock()
+    up = Upstream({"k1": [(429, _err(429, "rate_limit_error"), {"retry-after": "60"}),
+                          (200, OK, {})]})
+    async with proxy(up, ["k1", "k2"], clock) as c:
+        assert (await c.post("/v1/messages", json=BODY)).status_code == 200
+        up.calls.clear()
+        other = dict(BODY, model="claude-opus-4-6")
+        assert (await c.post("/v1/messages", json=other)).status_code == 200
+        assert up.calls == ["k2"]  # Anthropic's limit is per account, not per model

@@ -40,14 +40,28 @@ def _account_json(account: Account, now: float, cooldowns: list[dict[str, Any]])
 
 
 @app.command("list")
-def list_(as_json: JsonOpt = False) -> None:
-    """List stored accounts with their status."""
+def list_(
+    as_json: JsonOpt = False,
+    quota: Annotated[bool, typer.Option(
+        "--quota", help="Also fetch each account's remaining quota from its provider.")] = False,
+) -> None:
+    """List stored accounts with their status (and quota with --quota)."""
     repo = STATE.repo()
     now = time.time()
     accounts = repo.list()
     cooldowns = _cooldowns()
+    reports: dict[str, dict[str, Any]] = {}
+    if quota and accounts:
+        from cliproxy_cli.cli.quota import quotas
+
+        with render.err().status("Fetching quota from the providers…"):
+            reports = quotas(STATE.loaded(), repo, accounts)
     if as_json:
-        render.print_json([_account_json(a, now, cooldowns) for a in accounts])
+        data = [_account_json(a, now, cooldowns) for a in accounts]
+        for item in data:
+            if item["id"] in reports:
+                item["quota"] = reports[item["id"]]
+        render.print_json(data)
         return
     if not accounts:
         render.line("No accounts yet. Add one with `cliproxy login <provider>`.")
@@ -56,9 +70,13 @@ def list_(as_json: JsonOpt = False) -> None:
     for a in accounts:
         state = eligibility(a, cooldowns, now)
         why = f" ({state.reason})" if state.reason else ""
-        rows.append([a.id, a.provider, a.label or a.email, f"{state.status}{why}", a.store,
-                     _when(a.last_used_at)])
-    render.table(None, ["id", "provider", "label", "status", "store", "last used"], rows)
+        row = [a.id, a.provider, a.label or a.email, f"{state.status}{why}", a.store,
+               _when(a.last_used_at)]
+        if reports:
+            row.append(reports.get(a.id, {}).get("summary", "unknown"))
+        rows.append(row)
+    columns = ["id", "provider", "label", "status", "store", "last used"]
+    render.table(None, [*columns, "quota"] if reports else columns, rows)
 
 
 @app.command()

@@ -210,10 +210,11 @@ def _tool_result_block(part: ir.ToolResult, keep: bool) -> dict[str, Any]:
 
 
 def _tool_use_block(part: ir.ToolCall, keep: bool, history: bool) -> dict[str, Any]:
-    call_id = part.id or ir.new_id("toolu_")
+    # In history an id is made valid the way its tool_result's is, so the two still pair even
+    # when the client sent none.
     block = {
         "type": "tool_use",
-        "id": tool_use_id(call_id) if history else call_id,
+        "id": tool_use_id(part.id) if history else part.id or ir.new_id("toolu_"),
         "name": part.name,
         "input": dict(part.arguments),
     }

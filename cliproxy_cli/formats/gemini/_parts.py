@@ -10,7 +10,8 @@ Parsing rules:
 - ``thoughtSignature`` becomes the part's ``Signature(GEMINI)``; parts without a signature field
   (``Image``, ``ToolResult``) keep it in extras.
 - ``functionCall`` → ``ToolCall`` (id as sent, else minted by the ``CallBook``).
-- ``functionResponse`` → ``ToolResult`` paired by id, else FIFO per function name. Its content is
+- ``functionResponse`` → ``ToolResult`` paired by id, else FIFO per function name (a nameless one
+  answers the oldest unanswered call). Its content is
   one ``Text``: the string itself when ``response`` is ``{"output"|"result"|"content": str}``
   (``{"error": str}`` also sets ``is_error``), else the JSON text of ``response``. Rendering
   inverts that: ``{"error": text}`` for errors, the object itself when the text is a JSON object,
@@ -51,7 +52,7 @@ _FR_KEYS: Final = w.spellings("id", "name", "response", "parts")
 class CallBook:
     """The tool-call ids of one body: ids as sent are kept, missing ones minted by ``mint``; a
     ``functionResponse`` pairs with its call by id, else with the oldest unanswered call of the
-    same name, else gets a fresh id."""
+    same name (of any name when it has none), else gets a fresh id."""
 
     __slots__ = ("_count", "_mint", "_pending", "names")
 
@@ -75,6 +76,13 @@ class CallBook:
             if queue and given in queue:
                 queue.remove(given)
             return given, name
+        if not name:
+            oldest = next((i for i, n in self.names.items() if i in self._pending.get(n, ())),
+                          None)
+            if oldest is not None:
+                name = self.names[oldest]
+                self._pending[name].remove(oldest)
+                return oldest, name
         queue = self._pending.get(name)
         if queue:
             return queue.popleft(), name

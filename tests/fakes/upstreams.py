@@ -19,6 +19,7 @@ recorded (method, path, headers, JSON body) for assertions.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import base64
 import json
 import time
@@ -207,8 +208,18 @@ def _decide(family: str, body: dict[str, Any]) -> Reply:
     if tool_result is not None:
         return Reply(text=f"{label} got tool result: {tool_result}")
     if tools and "TOOLTEST" in last_user:
+        for name, args in _SHELL_TOOLS.items():  # the real agents' shell tools
+            if name in tools:
+                return Reply(tool=(name, args))
         return Reply(tool=(tools[0], {"command": "echo hi"}))
     return Reply(text=f"{label} says: {last_user}")
+
+
+_SHELL_TOOLS: dict[str, dict[str, Any]] = {
+    "Bash": {"command": "echo hi", "description": "print hi"},  # Claude Code
+    "exec_command": {"cmd": "echo hi"},  # Codex CLI
+    "run_shell_command": {"command": "echo hi", "description": "print hi"},  # Gemini CLI
+}
 
 
 def _text_of(content: Any) -> str:
@@ -244,7 +255,7 @@ def _read_request(family: str, body: dict[str, Any]) -> tuple[list[str], str, st
         return tools, _text_of(content), None
     if family == "chat":
         tools = [t["function"]["name"] for t in body.get("tools", []) if "function" in t]
-        msgs = body.get("messages", [])
+        msgs = [m for m in body.get("messages", []) if m.get("role") not in ("system", "developer")]
         last = msgs[-1] if msgs else {}
         if last.get("role") == "tool":
             return tools, "", _text_of(last.get("content"))
@@ -259,6 +270,7 @@ def _read_request(family: str, body: dict[str, Any]) -> tuple[list[str], str, st
         items = body.get("input", [])
         if isinstance(items, str):
             return tools, items, None
+        items = [i for i in items if i.get("role") not in ("system", "developer")]
         last = items[-1] if items else {}
         if last.get("type") == "function_call_output":
             return tools, "", _text_of(last.get("output"))
@@ -405,7 +417,7 @@ def _responses(model: str, r: Reply, stream: bool) -> tuple[Any, list[bytes] | N
                       "output_tokens_details": {"reasoning_tokens": 0}}}
     if not stream:
         return resp, None
-    seq = iter(range(1000))
+    seq = itertools.count()
 
     def ev(kind: str, **data: Any) -> bytes:
         return _sse({"type": kind, "sequence_number": next(seq), **data}, kind)

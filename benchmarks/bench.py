@@ -32,6 +32,7 @@ import aiohttp
 
 HERE = Path(__file__).resolve().parent
 FAKE = HERE / "fake_upstream.py"
+BARE = HERE / "bare_proxy.py"
 
 
 def free_port() -> int:
@@ -120,6 +121,37 @@ async def load(url: str, body: dict[str, Any], *, stream: bool, concurrency: int
     }
 
 
+async def run_table(args: argparse.Namespace, upstream: str, proxy: str, bare: str) -> None:
+    print(f"concurrency={args.concurrency} duration={args.duration}s events/stream={args.events}")
+    print(f"{'path':<17}{'mode':<7}{'direct':>8}{'bare':>7}{'proxy':>7}{'p/bare':>7}"
+          f"{'p/pass':>7}{'p50 d/b/p ms':>19}{'p99 proxy':>10}{'c=1 +p50':>9}")
+    passthrough: dict[tuple[str, bool], float] = {}
+    for name, (ppath, dpath, body) in PATHS.items():
+        if args.only and name not in args.only:
+            continue
+        for stream in (False, True):
+            kw = {"stream": stream, "concurrency": args.concurrency, "duration": args.duration}
+            d = await load(upstream + dpath, body, **kw)
+            p = await load(proxy + ppath, body, **kw)
+            same = ppath == dpath
+            b = await load(bare + dpath, body, **kw) if same else None
+            one = {"stream": stream, "concurrency": 1, "duration": min(2.0, args.duration)}
+            d1 = await load(upstream + dpath, body, **one)
+            p1 = await load(proxy + ppath, body, **one)
+            if same:
+                passthrough[(ppath, stream)] = p["rps"]
+            base = passthrough.get((ppath, stream))
+            mode = "stream" if stream else "json"
+            bare_rps = f"{b['rps']:>7.0f}" if b else f"{'-':>7}"
+            vs_bare = f"{p['rps'] / b['rps']:>7.2f}" if b else f"{'-':>7}"
+            vs_pass = f"{p['rps'] / base:>7.2f}" if base and not same else f"{'-':>7}"
+            b50 = f"{b['p50']:.2f}" if b else "-"
+            print(f"{name:<17}{mode:<7}{d['rps']:>8.0f}{bare_rps}{p['rps']:>7.0f}{vs_bare}"
+                  f"{vs_pass}{d['p50']:>8.2f}/{b50:>5}/{p['p50']:<5.2f}{p['p99']:>9.2f}"
+                  f"{p1['p50'] - d1['p50']:>9.2f}"
+                  + (f"  errors={p['errors']}" if p["errors"] else ""))
+
+
 def write_config(home: Path, upstream: str) -> Path:
     cfg = home / "config.yaml"
     cfg.write_text(
@@ -145,9 +177,10 @@ async def main() -> None:
 
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})  # the load shares core 1 with the fake; the proxy has core 0
-    up_port, proxy_port = free_port(), free_port()
+    up_port, proxy_port, bare_port = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{up_port}"
     proxy = f"http://127.0.0.1:{proxy_port}"
+    bare = f"http://127.0.0.1:{bare_port}"
     home = Path(tempfile.mkdtemp(prefix="cliproxy-bench-"))
     env = dict(os.environ, CLIPROXY_HOME=str(home),
                PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
@@ -159,32 +192,15 @@ async def main() -> None:
                 "--port", str(proxy_port)], 0),
         env=env, stderr=subprocess.DEVNULL,
     )
+    bare_proc = subprocess.Popen(pinned([sys.executable, str(BARE), "--port", str(bare_port),
+                                         "--upstream", upstream], 0))
     try:
         await wait_up(upstream + "/healthz")
         await wait_up(proxy + "/healthz")
-        print(f"concurrency={args.concurrency} duration={args.duration}s events/stream={args.events}")
-        print(f"{'path':<18}{'mode':<8}{'direct rps':>11}{'proxy rps':>11}{'ratio':>7}"
-              f"{'p50 d/p ms':>14}{'p99 d/p ms':>14}{'c=1 +p50 ms':>13}")
-        for name, (ppath, dpath, body) in PATHS.items():
-            if args.only and name not in args.only:
-                continue
-            for stream in (False, True):
-                d = await load(upstream + dpath, body, stream=stream,
-                               concurrency=args.concurrency, duration=args.duration)
-                p = await load(proxy + ppath, body, stream=stream,
-                               concurrency=args.concurrency, duration=args.duration)
-                d1 = await load(upstream + dpath, body, stream=stream, concurrency=1,
-                                duration=min(2.0, args.duration))
-                p1 = await load(proxy + ppath, body, stream=stream, concurrency=1,
-                                duration=min(2.0, args.duration))
-                mode = "stream" if stream else "json"
-                print(f"{name:<18}{mode:<8}{d['rps']:>11.0f}{p['rps']:>11.0f}"
-                      f"{p['rps'] / d['rps']:>7.2f}"
-                      f"{d['p50']:>7.2f}/{p['p50']:<6.2f}{d['p99']:>7.2f}/{p['p99']:<6.2f}"
-                      f"{p1['p50'] - d1['p50']:>13.2f}"
-                      + (f"  errors={p['errors']}" if p["errors"] else ""))
+        await wait_up(bare + "/healthz")
+        await run_table(args, upstream, proxy, bare)
     finally:
-        for proc in (server, fake):
+        for proc in (server, fake, bare_proc):
             proc.terminate()
             try:
                 proc.wait(5)

@@ -21,6 +21,7 @@ from cliproxy_cli.accounts.credential import Credential
 from cliproxy_cli.endpoints import EndpointTable
 from cliproxy_cli.errors import ErrorKind, UpstreamError
 from cliproxy_cli.formats.ir import Format
+from cliproxy_cli.formats.reasoning import LEVEL_TO_BUDGET
 from cliproxy_cli.providers.base import (
     UpstreamCall,
     UpstreamRequest,
@@ -78,6 +79,8 @@ class GeminiProvider:
             path, stream = f"/v1beta/models/{model}:generateContent", False
         body = call.body
         body.pop("model", None)
+        body.pop("session_id", None)  # a Gemini CLI envelope field the public API rejects
+        _fit_thinking(body, model)
         headers = {"content-type": "application/json", "x-goog-api-key": cred.api_key}
         merge_headers(headers, cred.headers)
         return UpstreamRequest(url=join_url(base, path), headers=headers,
@@ -97,6 +100,7 @@ class GeminiProvider:
         base = endpoints.url("gemini.code-assist")
         inner = call.body
         inner.pop("model", None)
+        _fit_thinking(inner, call.upstream_model)
         if call.action == "count_tokens":
             inner.pop("safetySettings", None)
             envelope: dict[str, Any] = {
@@ -189,3 +193,21 @@ def retry_hint(error: Mapping[str, Any], *, now: float | None = None) -> float |
                 continue
             return max(0.0, when - (time.time() if now is None else now))
     return None
+
+
+def _fit_thinking(body: dict[str, Any], model: str) -> None:
+    """Gemini 2.x takes only ``thinkingBudget``; ``thinkingLevel`` is a Gemini 3 field. Convert
+    a level to the budget of the one effort table (copying, never editing the client's dict)."""
+    config = body.get("generationConfig")
+    if not isinstance(config, dict):
+        return
+    thinking = config.get("thinkingConfig")
+    if not isinstance(thinking, dict) or "thinkingLevel" not in thinking:
+        return
+    if model.removeprefix("models/").startswith("gemini-3"):
+        return
+    level = str(thinking["thinkingLevel"]).lower()
+    fitted = {k: v for k, v in thinking.items() if k != "thinkingLevel"}
+    if level in LEVEL_TO_BUDGET and "thinkingBudget" not in fitted:
+        fitted["thinkingBudget"] = LEVEL_TO_BUDGET[level]
+    body["generationConfig"] = {**config, "thinkingConfig": fitted}

@@ -147,3 +147,19 @@ def test_classification_from_google_status(status: int, gstatus: str, kind: Erro
 def test_a_json_array_error_body_is_read() -> None:
     body = json.dumps([{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "m"}}])
     assert PROVIDER.classify(429, {}, body.encode()).kind is ErrorKind.QUOTA
+
+
+def test_thinking_level_becomes_a_budget_for_gemini_2_models() -> None:
+    cred = Credential("k", "gemini", "api_key", api_key="key-123456789")
+    client_body = {"contents": [], "session_id": "s",
+                   "generationConfig": {"thinkingConfig": {"thinkingLevel": "HIGH",
+                                                           "includeThoughts": True}}}
+    endpoints = resolve_endpoints({}, environ={})
+    for model, expected in (("gemini-2.5-pro", {"thinkingBudget": 24576, "includeThoughts": True}),
+                            ("gemini-3-pro-preview", {"thinkingLevel": "HIGH",
+                                                      "includeThoughts": True})):
+        req = GeminiProvider().build(UpstreamCall(cred, dict(client_body), model, False), endpoints)
+        sent = json.loads(req.body)
+        assert sent["generationConfig"]["thinkingConfig"] == expected
+        assert "session_id" not in sent
+    assert client_body["generationConfig"]["thinkingConfig"]["thinkingLevel"] == "HIGH"

@@ -122,7 +122,8 @@ async def load(url: str, body: dict[str, Any], *, stream: bool, concurrency: int
 
 
 async def run_table(args: argparse.Namespace, upstream: str, proxy: str, bare: str) -> None:
-    print(f"concurrency={args.concurrency} duration={args.duration}s events/stream={args.events}")
+    print(f"concurrency={args.concurrency} duration={args.duration}s events/stream={args.events} "
+          f"accounts/upstream={args.accounts}")
     print(f"{'path':<17}{'mode':<7}{'direct':>8}{'bare':>7}{'proxy':>7}{'p/bare':>7}"
           f"{'p/pass':>7}{'p50 d/b/p ms':>19}{'p99 proxy':>10}{'c=1 +p50':>9}")
     passthrough: dict[tuple[str, bool], float] = {}
@@ -152,16 +153,18 @@ async def run_table(args: argparse.Namespace, upstream: str, proxy: str, bare: s
                   + (f"  errors={p['errors']}" if p["errors"] else ""))
 
 
-def write_config(home: Path, upstream: str) -> Path:
+def write_config(home: Path, upstream: str, accounts: int = 1) -> Path:
+    """``accounts`` credentials per upstream, to show routing cost does not grow with them."""
     cfg = home / "config.yaml"
+    claude = "".join(f"  - api-key: sk-bench-{i}\n    base-url: {upstream}\n"
+                     "    models: [{name: bench-claude}]\n" for i in range(accounts))
+    keys = ", ".join(f"{{api-key: sk-bench-{i}}}" for i in range(accounts))
     cfg.write_text(
         "api-keys: [bench]\n"
-        "claude-api-key:\n"
-        f"  - api-key: sk-bench\n    base-url: {upstream}\n"
-        "    models: [{name: bench-claude}]\n"
+        f"claude-api-key:\n{claude}"
         "openai-compatibility:\n"
         f"  - name: benchup\n    base-url: {upstream}/v1\n"
-        "    api-key-entries: [{api-key: sk-bench}]\n"
+        f"    api-key-entries: [{keys}]\n"
         "    models: [{name: bench-chat}]\n"
     )
     return cfg
@@ -173,6 +176,7 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--events", type=int, default=20, help="SSE events per streamed reply")
     ap.add_argument("--only", action="append", help="run only these paths")
+    ap.add_argument("--accounts", type=int, default=1, help="credentials per upstream")
     args = ap.parse_args()
 
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
@@ -186,7 +190,7 @@ async def main() -> None:
                PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     fake = subprocess.Popen(pinned([sys.executable, str(FAKE), "--port", str(up_port),
                                     "--events", str(args.events)], 1))
-    cfg = write_config(home, upstream)
+    cfg = write_config(home, upstream, args.accounts)
     server = subprocess.Popen(
         pinned([sys.executable, "-m", "cliproxy_cli", "serve", "--config", str(cfg),
                 "--port", str(proxy_port)], 0),

@@ -337,7 +337,7 @@ def _openai_compat(r: _Reader, value: Any, key: str) -> tuple[OpenAICompat, ...]
 
 def _proxy_url(r: _Reader, value: Any, key: str) -> str:
     url = r.string(value, key)
-    if url and not url.split("://", 1)[0].lower() in {"http", "https", "socks5", "socks5h"}:
+    if url and url.split("://", 1)[0].lower() not in {"http", "https", "socks5", "socks5h"}:
         raise ConfigError(f"{key}: expected an http://, https:// or socks5:// URL, got {url!r}")
     return url
 
@@ -490,7 +490,7 @@ def load_config(
         if is_explicit:
             raise ConfigError(f"config file {path} does not exist",
                               hint="run `cliproxy config init` to write a starter file")
-        config, warnings = Config(), []
+        config, warnings = Config(), list[str]()
         exists = False
     else:
         config, warnings = parse_config(_read_yaml(path))

@@ -6,6 +6,7 @@ so a crash never leaves a half-written token file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -51,10 +52,8 @@ def resolve_paths(environ: os._Environ[str] | dict[str, str] | None = None) -> P
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) with mode 0700; tighten it if it already exists."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
+    with contextlib.suppress(OSError):  # a foreign-owned folder: reading still works
         os.chmod(path, 0o700)
-    except OSError:  # pragma: no cover - foreign-owned folder; reading still works
-        pass
     return path
 
 

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from typer._click.core import Context
 
 from cliproxy_cli import __version__
 from cliproxy_cli.cli import accounts, accounts_lifecycle, config_cmd, login, models, render, serve
 from cliproxy_cli.cli.context import STATE
 from cliproxy_cli.errors import CliproxyError
 
+
 class _Boundary(TyperGroup):
     """The CLI's one error boundary: a CliproxyError becomes one line on stderr (``Error: …``
     and its hint) and its exit code; the traceback only with --debug."""
 
-    def invoke(self, ctx: typer.Context) -> object:
+    def invoke(self, ctx: Context) -> object:
         try:
             return super().invoke(ctx)
         except CliproxyError as exc:

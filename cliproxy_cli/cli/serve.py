@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from cliproxy_cli.accounts.credential import TokenSource
+from cliproxy_cli.accounts.repo import AccountRepository
 from cliproxy_cli.cli import render
 from cliproxy_cli.cli.context import STATE
 from cliproxy_cli.errors import ConfigError
@@ -56,7 +58,7 @@ def _run(loaded: object) -> None:
     from cliproxy_cli.config import LoadedConfig
     from cliproxy_cli.server.app import create_app
 
-    _GracefulServer = _graceful_server_class()  # noqa: N806 - a class built lazily (uvicorn import)
+    _GracefulServer = _graceful_server_class()
 
     assert isinstance(loaded, LoadedConfig)
     repo = STATE.repo()
@@ -100,13 +102,13 @@ def _graceful_server_class() -> type:
     return GracefulServer
 
 
-def _token_source(repo: object) -> object:
+def _token_source(repo: AccountRepository) -> TokenSource:
     """The refreshing token source for OAuth accounts (oauth/refresh.py)."""
     from cliproxy_cli.oauth.refresh import TokenRefresher, open_client
 
     loaded = STATE.loaded()
     client = open_client(loaded.config.proxy_url)
-    return TokenRefresher(repo, loaded.endpoints, client=client)  # type: ignore[arg-type]
+    return TokenRefresher(repo, loaded.endpoints, client=client)
 
 
 def _display_host(host: str) -> str:

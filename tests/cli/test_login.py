@@ -127,7 +127,7 @@ class Cli:
 
     def login(self, fake: FakeAuthServer, *args: str, debug: bool = False) -> LoginRun:
         root = ["--debug"] if debug else []
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
+        process = subprocess.Popen(
             [sys.executable, "-m", "cliproxy_cli", *root, "login", *args], cwd=REPO,
             env=self.env(fake),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -136,7 +136,7 @@ class Cli:
 
     def accounts(self) -> list[dict[str, object]]:
         command = [sys.executable, "-m", "cliproxy_cli", "accounts", "list", "--json"]
-        done = subprocess.run(command, cwd=REPO, env=self.env(), capture_output=True,  # noqa: S603
+        done = subprocess.run(command, cwd=REPO, env=self.env(), capture_output=True,
                               text=True, timeout=WAIT, check=True)
         accounts: list[dict[str, object]] = json.loads(done.stdout)
         return accounts

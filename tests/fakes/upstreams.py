@@ -19,8 +19,8 @@ recorded (method, path, headers, JSON body) for assertions.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import base64
+import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -101,10 +101,8 @@ class FakeUpstream:
                 if self.cut_after is not None and i >= self.cut_after:
                     raise ConnectionAbortedError("fake cut")
                 if self.chunk_delay and i:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(gone.wait(), self.chunk_delay)
-                    except TimeoutError:
-                        pass
                 if gone.is_set():
                     self.disconnects += 1
                     return
@@ -149,7 +147,7 @@ class FakeUpstream:
                 fault = key_fault
         if fault:
             return _fault(family, fault)
-        if path.endswith("count_tokens") or path.endswith(":countTokens"):
+        if path.endswith(("count_tokens", ":countTokens")):
             n = len(json.dumps(body)) // 4
             payload: Any = {"input_tokens": n} if family == "anthropic" else {"totalTokens": n}
             if family == "gemini_cli":

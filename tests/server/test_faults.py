@@ -7,7 +7,7 @@ refused, bad requests that cool nothing, every account cooling (wait or 429 + Re
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -70,10 +70,10 @@ async def proxy(upstream: Upstream, keys: list[str], clock: Clock,
     loaded = dataclasses.replace(load_config(), config=cfg)
     app = create_app(loaded, transport=httpx.MockTransport(upstream), clock=clock)
     app.state.runtime.sleep = clock.sleep
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://127.0.0.1") as client:
-            yield client
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                  base_url="http://127.0.0.1") as client):
+        yield client
 
 
 async def test_429_with_retry_after_moves_to_next_account_and_cools() -> None:
@@ -183,10 +183,6 @@ async def test_success_clears_the_cooldown() -> None:
     async with proxy(up, ["k1"], clock) as c:
         assert (await c.post("/v1/messages", json=BODY)).status_code == 200
         assert c._transport.app.state.runtime.state.cooldowns() == {}  # type: ignore[attr-defined]
-
-
-def _unused(fn: Callable[..., Any]) -> None:  # keeps the Callable import honest for mypy
-    del fn
 
 
 async def test_subscription_wide_quota_cools_every_model_of_the_account() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 
 import orjson
 from starlette.requests import Request
@@ -34,7 +34,9 @@ async def serve_completions(request: Request) -> Response:
     return Response(orjson.dumps(converted), media_type="application/json")
 
 
-async def _convert_stream(chunks: AsyncIterator[bytes | str | memoryview]) -> AsyncIterator[bytes]:
+async def _convert_stream(
+    chunks: AsyncIterable[bytes | str | memoryview],
+) -> AsyncIterator[bytes]:
     decoder = sse.SSEDecoder()
     async for chunk in chunks:
         raw = chunk.encode() if isinstance(chunk, str) else bytes(chunk)

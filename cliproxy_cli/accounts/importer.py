@@ -10,8 +10,6 @@ file's (refreshed since) are kept: a re-import never rolls a rotated refresh tok
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from cliproxy_cli import jsonio
+from cliproxy_cli.accounts.identity import codex_identity
 from cliproxy_cli.accounts.model import Account, ProviderName, TokenBundle, make_account_id
 from cliproxy_cli.accounts.repo import AccountRepository
 from cliproxy_cli.errors import CredentialError
@@ -186,25 +185,12 @@ def _bundle(
 
 
 def _codex_fields(doc: Mapping[str, Any], id_token: str) -> dict[str, str]:
-    claims = _jwt_claims(id_token)
-    auth = claims.get("https://api.openai.com/auth")
-    auth = auth if isinstance(auth, dict) else {}
+    found = codex_identity(id_token)
     return {
-        "email": _text(doc.get("email")) or _text(claims.get("email")),
-        "account_id": _text(doc.get("account_id")) or _text(auth.get("chatgpt_account_id")),
-        "plan": _text(auth.get("chatgpt_plan_type")),
+        "email": _text(doc.get("email")) or found["email"],
+        "account_id": _text(doc.get("account_id")) or found["account_id"],
+        "plan": found["plan"],
     }
-
-
-def _jwt_claims(token: str) -> dict[str, Any]:
-    parts = token.split(".")
-    if len(parts) < 2:
-        return {}
-    try:
-        claims = jsonio.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (binascii.Error, ValueError, jsonio.JSONDecodeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 def _identity_from_name(file: Path, provider: ProviderName) -> str:

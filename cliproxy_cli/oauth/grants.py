@@ -11,7 +11,6 @@ or an error description (vendors echo credentials in those).
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
@@ -19,6 +18,7 @@ from typing import Any, Final, Protocol
 import httpx
 
 from cliproxy_cli import jsonio
+from cliproxy_cli.accounts.identity import codex_identity
 from cliproxy_cli.accounts.model import Account, TokenBundle
 from cliproxy_cli.endpoints import EndpointTable
 from cliproxy_cli.errors import OAuthError, TokenRevokedError
@@ -184,31 +184,6 @@ async def refresh_claude(
     if isinstance(owner, dict) and owner.get("email_address"):
         new_account = new_account.replace(email=str(owner["email_address"]))
     return new_account, new_bundle
-
-
-def jwt_claims(token: str) -> dict[str, Any]:
-    """The payload of a JWT, unverified (we only read identity hints from our own id_token)."""
-    parts = token.split(".")
-    if len(parts) < 2:
-        return {}
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = jsonio.loads(base64.urlsafe_b64decode(payload))
-    except (binascii.Error, ValueError, jsonio.JSONDecodeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
-
-
-def codex_identity(id_token: str) -> dict[str, str]:
-    """``email``, ``account_id`` (chatgpt_account_id) and ``plan`` from a Codex id_token."""
-    claims = jwt_claims(id_token)
-    auth = claims.get("https://api.openai.com/auth")
-    auth = auth if isinstance(auth, dict) else {}
-    return {
-        "email": str(claims.get("email") or ""),
-        "account_id": str(auth.get("chatgpt_account_id") or ""),
-        "plan": str(auth.get("chatgpt_plan_type") or ""),
-    }
 
 
 async def refresh_codex(

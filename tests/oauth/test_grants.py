@@ -11,11 +11,12 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from cliproxy_cli.accounts.identity import codex_identity
 from cliproxy_cli.accounts.model import Account, ProviderName, TokenBundle
 from cliproxy_cli.endpoints import resolve_endpoints
 from cliproxy_cli.errors import OAuthError, TokenRevokedError
 from cliproxy_cli.oauth.clients import CLAUDE, CODEX, GOOGLE, IFLOW, QWEN
-from cliproxy_cli.oauth.grants import REFRESH_GRANTS, codex_identity
+from cliproxy_cli.oauth.grants import REFRESH_GRANTS
 
 NOW = 1_760_000_000.0
 OLD_REFRESH = "FAKE-old-refresh-token-0001"

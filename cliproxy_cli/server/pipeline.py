@@ -20,16 +20,18 @@ from starlette.responses import Response, StreamingResponse
 from cliproxy_cli.accounts.credential import Credential
 from cliproxy_cli.accounts.model import TokenBundle
 from cliproxy_cli.errors import (
-    CliproxyError,
     ClientRequestError,
+    CliproxyError,
     ErrorKind,
     NoAccountAvailableError,
     TokenRevokedError,
     UnknownModelError,
     UpstreamError,
 )
-from cliproxy_cli.formats import ir, sse
+from cliproxy_cli.formats import gemini, ir, sse
+from cliproxy_cli.formats.aggregate import Aggregator
 from cliproxy_cli.formats.ir import Format
+from cliproxy_cli.formats.registry import FORMATS
 from cliproxy_cli.providers import PROVIDERS
 from cliproxy_cli.providers.base import Action, UpstreamCall, UpstreamRequest
 from cliproxy_cli.providers.http import UpstreamResponse
@@ -58,8 +60,6 @@ class Inbound:
 
     def ir_request(self) -> ir.Request:
         if self._ir is None:
-            from cliproxy_cli.formats.registry import FORMATS
-
             try:
                 parsed = FORMATS[self.format].parse_request(self.body)
             except ir.FormatError as exc:
@@ -214,8 +214,6 @@ async def _refresh(rt: Runtime, cred: Credential, secret: TokenBundle) -> TokenB
 def _upstream_body(inbound: Inbound, route: Route, upstream_format: Format) -> dict[str, Any]:
     if upstream_format is inbound.format:
         return dict(inbound.body)
-    from cliproxy_cli.formats.registry import FORMATS
-
     request = dataclasses.replace(inbound.ir_request(), model=route.upstream_model)
     return FORMATS[upstream_format].render_request(request)
 
@@ -246,8 +244,6 @@ async def _reply(
         data = _unwrap(data)
     if same:
         return Response(data, media_type="application/json")
-    from cliproxy_cli.formats.registry import FORMATS
-
     try:
         parsed = FORMATS[upstream].parse_response(orjson.loads(data))
     except (orjson.JSONDecodeError, ir.FormatError) as exc:
@@ -261,8 +257,6 @@ def _json(body: dict[str, Any]) -> Response:
 
 
 def _render_response(inbound: Inbound, response: ir.Response) -> dict[str, Any]:
-    from cliproxy_cli.formats.registry import FORMATS
-
     return FORMATS[inbound.format].render_response(response, inbound.ir_request())
 
 
@@ -361,8 +355,6 @@ async def _translate_stream(
     chunks: AsyncIterator[bytes], resp: UpstreamResponse,
 ) -> AsyncIterator[bytes]:
     """Upstream SSE → IR events → the caller's SSE, event by event (bounded state)."""
-    from cliproxy_cli.formats.registry import FORMATS
-
     decoder = sse.SSEDecoder()
     parser = _stream_parser(upstream, envelope)
     renderer = FORMATS[inbound.format].render_stream(inbound.ir_request())
@@ -391,11 +383,7 @@ async def _translate_stream(
 
 
 def _stream_parser(upstream: Format, envelope: bool) -> Any:
-    from cliproxy_cli.formats.registry import FORMATS
-
     if envelope:
-        from cliproxy_cli.formats import gemini
-
         return gemini.parse_stream(envelope=True)
     return FORMATS[upstream].parse_stream()
 
@@ -412,8 +400,6 @@ def _feed(events: list[sse.SSEEvent], parser: Any, renderer: Any) -> bytes:
 
 async def _collect(upstream: Format, envelope: bool, resp: UpstreamResponse) -> ir.Response:
     """A stream-only upstream serving a non-stream client: read the whole stream into one reply."""
-    from cliproxy_cli.formats.aggregate import Aggregator
-
     decoder = sse.SSEDecoder()
     parser = _stream_parser(upstream, envelope)
     agg = Aggregator()

@@ -108,6 +108,15 @@ class AccountRepository:
             accounts[account_id] = account
         return account
 
+    def update_many(self, changes: dict[str, dict[str, Any]]) -> None:
+        """Apply field changes to several accounts in one write (ids that are gone are skipped)."""
+        if not changes:
+            return
+        with self._locked() as accounts:
+            for account_id, fields in changes.items():
+                if account_id in accounts:
+                    accounts[account_id] = accounts[account_id].replace(**fields)
+
     def put_secret(self, account: Account, bundle: TokenBundle) -> None:
         self._store(account.store).put(account.id, bundle)
 

@@ -133,14 +133,21 @@ def create_app(
     return app
 
 
-async def _reload_loop(runtime: Runtime, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            runtime.reload_if_changed()
-        except CliproxyError as exc:
-            logger.error("reload failed: %s", exc)
-        runtime.publish_state()
+async def _reload_loop(runtime: Runtime, interval: float, flush_every: float = 15.0) -> None:
+    last_flush = time.monotonic()
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                runtime.reload_if_changed()
+            except CliproxyError as exc:
+                logger.error("reload failed: %s", exc)
+            runtime.publish_state()
+            if time.monotonic() - last_flush >= flush_every:
+                last_flush = time.monotonic()
+                runtime.flush_usage()
+    finally:
+        runtime.flush_usage()
 
 
 async def _refresh_loop(tokens: Any, interval: float) -> None:

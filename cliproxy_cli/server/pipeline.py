@@ -150,6 +150,8 @@ def _record_failure(rt: Runtime, route: Route, model: str, exc: UpstreamError) -
 
 
 def _record_success(rt: Runtime, route: Route, model: str) -> None:
+    if route.credential.kind == "oauth":
+        rt.mark_used(route.credential.id)
     if rt.state.cooldown(route.credential.id, model) is not None:
         rt.state.clear_cooldowns(route.credential.id, model)
 

@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
 import orjson
 
 from cliproxy_cli.accounts.credential import TokenSource
@@ -17,8 +18,8 @@ from cliproxy_cli.config import Config, ConfigWatcher, LoadedConfig, load_config
 from cliproxy_cli.endpoints import EndpointTable
 from cliproxy_cli.errors import CliproxyError
 from cliproxy_cli.paths import write_private
-from cliproxy_cli.redact import redact_text
 from cliproxy_cli.providers.http import UpstreamClient
+from cliproxy_cli.redact import redact_text
 from cliproxy_cli.routing.registry import ModelRegistry, build_registry
 from cliproxy_cli.routing.state import StateBackend
 from cliproxy_cli.server_state import state_file
@@ -40,6 +41,7 @@ class Runtime:
     _repo_version: object = field(init=False, default=None)
     _account_stamps: dict[str, float | None] = field(init=False, default_factory=dict)
     _published: int = field(init=False, default=-1)
+    _used: dict[str, float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._repo_version = self.repo.version()
@@ -86,6 +88,23 @@ class Runtime:
         logger.info("reloaded config=%s accounts=%s credentials=%d", config_changed,
                     accounts_changed, len(self.registry.credentials))
         return True
+
+    def mark_used(self, account_id: str) -> None:
+        self._used[account_id] = self.clock()
+
+    def flush_usage(self) -> None:
+        """Write the accounts' last-used times to the index in one batch (not per request)."""
+        if not self._used:
+            return
+        used, self._used = self._used, {}
+        unchanged = self.repo.version() == self._repo_version
+        try:
+            self.repo.update_many({aid: {"last_used_at": t} for aid, t in used.items()})
+        except CliproxyError as exc:
+            logger.warning("cannot record last-used times: %s", exc)
+            return
+        if unchanged:  # only our own write happened since the last reload: nothing to reload
+            self._repo_version = self.repo.version()
 
     def publish_state(self) -> None:
         """Write the cooldowns to ``<run>/routing-state.json`` when they changed, so

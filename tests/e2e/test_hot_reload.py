@@ -88,3 +88,25 @@ def test_broken_config_edit_keeps_the_running_config(live: Stack, tmp_path: Path
     (tmp_path / "config.yaml").write_text("routing: {strategy: sometimes}\n")
     time.sleep(0.5)
     assert _status(live) == 200
+
+
+def test_last_used_is_recorded_without_a_write_per_request(tmp_path: Path) -> None:
+    fake = FakeUpstream()
+    with serve_in_thread(fake) as upstream:
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(yaml.safe_dump({"api-keys": [CLIENT_KEY]}))
+        env = {"CLIPROXY_HOME": str(tmp_path), "CLIPROXY_ENDPOINT_CLAUDE_API": upstream}
+        loaded = load_config(str(cfg), environ=env)
+        repo = open_repository(loaded.paths, "auto")
+        src = tmp_path / "auth"
+        src.mkdir()
+        shutil.copy(DATA / "claude-claude-user@example.com.json", src)
+        (result,) = import_path(repo, src)
+        app = create_app(loaded, reload_interval=0.1)
+        with serve_in_thread(app) as proxy:
+            stack = Stack(proxy, upstream, fake, app)
+            before = repo.version()
+            for _ in range(5):
+                assert _status(stack) == 200
+            assert repo.version() == before  # no index write per request
+    assert repo.get(result.account_id).last_used_at is not None  # flushed on shutdown

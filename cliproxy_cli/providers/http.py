@@ -7,7 +7,6 @@ the same interface over httpx. Nothing else in cliproxy sends model traffic.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -72,7 +71,7 @@ class _AiohttpResponse:
     async def read(self) -> bytes:
         try:
             return await self._resp.read()
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise _timeout_error(self._provider) from exc
         except aiohttp.ClientError as exc:
             raise _connect_error(self._provider, str(self._resp.url), exc) from exc
@@ -83,7 +82,7 @@ class _AiohttpResponse:
         try:
             async for chunk in self._resp.content.iter_any():
                 yield chunk
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise _timeout_error(self._provider) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamError(
@@ -133,7 +132,7 @@ class AiohttpClient:
                 method, url, headers=dict(headers), data=body, proxy=proxy_url or None,
                 allow_redirects=False,
             )
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise _timeout_error(provider) from exc
         except aiohttp.ClientError as exc:
             raise _connect_error(provider, url, exc) from exc

@@ -13,8 +13,8 @@ import orjson
 from starlette.responses import Response
 
 from cliproxy_cli.errors import (
-    CliproxyError,
     ClientRequestError,
+    CliproxyError,
     NoAccountAvailableError,
     UpstreamError,
 )

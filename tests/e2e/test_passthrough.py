@@ -11,7 +11,6 @@ from google.genai import types as gtypes
 
 from tests.e2e.conftest import CLIENT_KEY, Stack
 
-
 _OPEN: list[object] = []
 
 

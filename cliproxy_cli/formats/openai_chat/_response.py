@@ -80,8 +80,9 @@ def _message_parts(message: Mapping[str, Any]) -> tuple[list[ir.Part], dict[str,
     if calls is not None and not isinstance(calls, list):
         fail("choices[0].message.tool_calls", "an array", calls)
     for i, raw in enumerate(calls or ()):
-        parts.append(parse_tool_call(raw, f"choices[0].message.tool_calls[{i}]",
-                                     ir.new_id("call_")))
+        call = parse_tool_call(raw, f"choices[0].message.tool_calls[{i}]", ir.new_id("call_"))
+        if call.name:  # a call without a name is dropped, as in streams: no client could run it
+            parts.append(call)
     return parts, extras
 
 

@@ -104,9 +104,11 @@ class ResponsesStreamParser:
         if isinstance(index, int) and (item is not None or index in self._items):
             return index
         item_id = item.get("id") if isinstance(item, Mapping) else payload.get("item_id")
-        if item is not None:
-            return item_id if isinstance(item_id, str) else None
-        return self._ids.get(item_id) if isinstance(item_id, str) else None
+        if not isinstance(item_id, str):
+            return None
+        if item is not None:  # an item seen before (under its output_index) keeps its key
+            return self._ids.get(item_id, item_id)
+        return self._ids.get(item_id)
 
     def _lookup(self, payload: Mapping[str, Any], kind: str) -> _Item | None:
         item = self._items.get(self._key(payload))

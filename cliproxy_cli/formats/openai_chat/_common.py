@@ -217,7 +217,7 @@ _FINISH_OUT: Final[dict[ir.StopReason, str]] = {
 
 
 def is_known_finish(raw: Any) -> bool:
-    return raw is None or raw in _FINISH_IN
+    return raw is None or (isinstance(raw, str) and raw in _FINISH_IN)
 
 
 def stop_reason(raw: Any, has_tool_calls: bool) -> ir.StopReason:

@@ -60,7 +60,8 @@ def _parse_content(content: Any, path: str) -> Content:
     for i, item in enumerate(content):
         if not isinstance(item, dict):
             fail(f"{path}[{i}]", "an object", item)
-        parser = _PART_PARSERS.get(item.get("type"))
+        kind = item.get("type")
+        parser = _PART_PARSERS.get(kind) if isinstance(kind, str) else None
         if parser is None:
             others.append((i, item))
         else:
@@ -199,7 +200,7 @@ def _checked(messages: list[Any]) -> list[dict[str, Any]]:
         if not isinstance(msg, dict):
             fail(f"messages[{i}]", "an object", msg)
         role = msg.get("role")
-        if role not in _ROLE_PARSERS:
+        if not isinstance(role, str) or role not in _ROLE_PARSERS:
             raise ir.FormatError(f"messages[{i}].role: unsupported role {role!r}")
     return messages
 

@@ -71,6 +71,9 @@ def _run(loaded: object) -> None:
     )
     if not cfg.api_keys:
         render.notice("no api-keys configured: any local program can use this proxy")
+    if not rt.registry.credentials:
+        render.notice("no accounts or API keys yet: run `cliproxy login <provider>` "
+                      "(gemini, claude, codex, qwen, iflow); the server picks them up live")
     server = _GracefulServer(uvicorn.Config(
         app, host=cfg.host, port=cfg.port, log_level="debug" if STATE.debug else "warning",
         access_log=False, loop="auto", http="auto", lifespan="on", timeout_graceful_shutdown=10,

@@ -71,11 +71,21 @@ class Inbound:
 async def serve_request(rt: Runtime, inbound: Inbound) -> Response:
     routes = rt.registry.resolve(inbound.model)
     if not routes:
-        raise UnknownModelError(
-            f"model {inbound.model!r} is not served by this proxy",
-            hint="GET /v1/models (or `cliproxy models list`) lists the available models",
-        )
+        raise unknown_model(rt, inbound.model)
     return await _route(rt, inbound, routes)
+
+
+def unknown_model(rt: Runtime, model: str) -> UnknownModelError:
+    if not rt.registry.credentials:
+        return UnknownModelError(
+            f"model {model!r} is not served: this proxy has no accounts or API keys yet",
+            hint="run `cliproxy login <provider>` (gemini, claude, codex, qwen, iflow) or add "
+                 "API keys to the config",
+        )
+    return UnknownModelError(
+        f"model {model!r} is not served by this proxy",
+        hint="GET /v1/models (or `cliproxy models list`) lists the available models",
+    )
 
 
 async def _route(rt: Runtime, inbound: Inbound, routes: tuple[Route, ...]) -> Response:

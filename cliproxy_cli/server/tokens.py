@@ -10,13 +10,13 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse, Response
 
-from cliproxy_cli.errors import ErrorKind, UnknownModelError, UpstreamError
+from cliproxy_cli.errors import ErrorKind, UpstreamError
 from cliproxy_cli.formats.ir import Format
 from cliproxy_cli.formats.tokens import estimate_tokens
 from cliproxy_cli.providers import PROVIDERS
 from cliproxy_cli.providers.base import UpstreamCall
 from cliproxy_cli.routing.selector import plan_routes
-from cliproxy_cli.server.pipeline import Inbound, _secret, _upstream_body
+from cliproxy_cli.server.pipeline import Inbound, _secret, _upstream_body, unknown_model
 from cliproxy_cli.server.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -53,8 +53,7 @@ def _extract(body: Any) -> int | None:
 async def count_tokens(rt: Runtime, inbound: Inbound) -> Response:
     routes = rt.registry.resolve(inbound.model)
     if not routes:
-        raise UnknownModelError(f"model {inbound.model!r} is not served by this proxy",
-                                hint="GET /v1/models lists the available models")
+        raise unknown_model(rt, inbound.model)
     plan = plan_routes(routes, inbound.model, strategy=rt.config.routing_strategy,
                        state=rt.state, now=rt.clock())
     for route in plan.routes:

@@ -110,3 +110,10 @@ def test_last_used_is_recorded_without_a_write_per_request(tmp_path: Path) -> No
                 assert _status(stack) == 200
             assert repo.version() == before  # no index write per request
     assert repo.get(result.account_id).last_used_at is not None  # flushed on shutdown
+
+
+def test_empty_proxy_says_how_to_add_accounts(live: Stack) -> None:
+    r = httpx.post(live.proxy + "/v1/chat/completions", headers={"x-api-key": CLIENT_KEY},
+                   json={"model": "gpt-5", "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 404
+    assert "cliproxy login" in r.json()["error"]["message"]

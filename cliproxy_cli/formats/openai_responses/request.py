@@ -176,7 +176,7 @@ class _Input:
 
     def message(self, item: Mapping[str, Any], where: str) -> None:
         role = item.get("role")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:
             raise ir.FormatError(f"{where}.role: expected user, assistant, system or developer")
         parts, unknown = _content(item.get("content"), _default_type(role), f"{where}.content")
         extras = rest_of(item, ("type", "role", "content"))

@@ -108,10 +108,10 @@ def opt_bool(body: Mapping[str, Any], key: str) -> bool | None:
 
 
 def int_of(value: Any) -> int:
-    """A count from an upstream body, 0 for anything that is not a number."""
+    """A count from an upstream body, 0 for anything that is not a non-negative number."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    return int(value)
+    return max(0, int(value))
 
 
 # --- images ------------------------------------------------------------------------------------

@@ -246,7 +246,7 @@ def _count(raw: Any, key: str) -> int:
     value = raw.get(key) if isinstance(raw, Mapping) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    return int(value)
+    return max(0, int(value))  # a negative count is an upstream's garbage
 
 
 def parse_usage(raw: Any) -> ir.Usage | None:

@@ -101,14 +101,12 @@ class ResponsesStreamParser:
 
     def _key(self, payload: Mapping[str, Any], item: Any = None) -> Any:
         index = payload.get("output_index")
+        item_id = item.get("id") if isinstance(item, Mapping) else payload.get("item_id")
+        if isinstance(item_id, str) and item_id in self._ids:
+            return self._ids[item_id]  # an item seen before keeps its key, whatever the index
         if isinstance(index, int) and (item is not None or index in self._items):
             return index
-        item_id = item.get("id") if isinstance(item, Mapping) else payload.get("item_id")
-        if not isinstance(item_id, str):
-            return None
-        if item is not None:  # an item seen before (under its output_index) keeps its key
-            return self._ids.get(item_id, item_id)
-        return self._ids.get(item_id)
+        return item_id if item is not None and isinstance(item_id, str) else None
 
     def _lookup(self, payload: Mapping[str, Any], kind: str) -> _Item | None:
         item = self._items.get(self._key(payload))

@@ -15,7 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, Router
+from starlette.types import Receive, Scope, Send
 
 from cliproxy_cli import __version__
 from cliproxy_cli.accounts.credential import StoredTokens, TokenSource
@@ -68,7 +69,30 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
                           f"internal error in cliproxy: {type(exc).__name__}")
 
 
-ROUTES = [
+class ExactFirstRouter(Router):
+    """Starlette's router, but exact (method, path) routes are found by one dict lookup first:
+    the linear regex scan cost ~2.5 µs per route before a hot route matched."""
+
+    def __init__(self, routes: list[BaseRoute], **kwargs: Any) -> None:
+        super().__init__(routes=routes, **kwargs)
+        self._exact: dict[tuple[str, str], Route] = {}
+        for route in routes:
+            if isinstance(route, Route) and not route.param_convertors:
+                for method in route.methods or ():
+                    self._exact.setdefault((method, route.path), route)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self._exact.get((scope["method"], scope["path"]))
+            if route is not None:
+                scope["endpoint"] = route.endpoint
+                scope["path_params"] = {}
+                await route.handle(scope, receive, send)
+                return
+        await super().app(scope, receive, send)
+
+
+ROUTES: list[BaseRoute] = [
     Route("/", root, methods=["GET", "HEAD"]),
     Route("/healthz", healthz, methods=["GET", "HEAD"]),
     Route("/v1/models", openai.models, methods=["GET"]),
@@ -122,13 +146,14 @@ def create_app(
             await client.aclose()
 
     app = Starlette(
-        routes=ROUTES,
+        routes=[],
         middleware=[Middleware(AccessMiddleware, runtime=lambda: runtime,
                                loopback_bind=is_loopback_host(loaded.config.host))],
         exception_handlers={CliproxyError: _cliproxy_error, HTTPException: _http_error,
                             Exception: _unexpected},
         lifespan=lifespan,
     )
+    app.router = ExactFirstRouter(ROUTES, lifespan=lifespan)
     app.state.runtime = runtime
     return app
 

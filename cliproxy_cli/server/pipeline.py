@@ -64,7 +64,10 @@ class Inbound:
                 parsed = FORMATS[self.format].parse_request(self.body)
             except ir.FormatError as exc:
                 raise ClientRequestError(f"invalid request body: {exc}") from exc
-            self._ir = dataclasses.replace(parsed, model=self.model, stream=self.stream)
+            if parsed.model != self.model or parsed.stream != self.stream:
+                # dataclasses.replace costs ~15 µs: only when something differs
+                parsed = dataclasses.replace(parsed, model=self.model, stream=self.stream)
+            self._ir = parsed
         return self._ir
 
 
@@ -226,7 +229,9 @@ async def _refresh(rt: Runtime, cred: Credential, secret: TokenBundle) -> TokenB
 def _upstream_body(inbound: Inbound, route: Route, upstream_format: Format) -> dict[str, Any]:
     if upstream_format is inbound.format:
         return dict(inbound.body)
-    request = dataclasses.replace(inbound.ir_request(), model=route.upstream_model)
+    request = inbound.ir_request()
+    if request.model != route.upstream_model:
+        request = dataclasses.replace(request, model=route.upstream_model)
     return FORMATS[upstream_format].render_request(request)
 
 

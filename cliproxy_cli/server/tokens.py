@@ -3,7 +3,6 @@ own count endpoint where it has one, else the documented local estimate (formats
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
@@ -68,8 +67,7 @@ async def count_tokens(rt: Runtime, inbound: Inbound) -> Response:
             continue
         if count is not None:
             return JSONResponse(_render(inbound.format, count))
-    request = dataclasses.replace(inbound.ir_request())
-    return JSONResponse(_render(inbound.format, estimate_tokens(request)))
+    return JSONResponse(_render(inbound.format, estimate_tokens(inbound.ir_request())))
 
 
 async def _upstream_count(rt: Runtime, inbound: Inbound, route: Any, provider: Any) -> int | None:

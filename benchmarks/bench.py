@@ -75,13 +75,17 @@ PATHS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
-async def one(session: aiohttp.ClientSession, url: str, body: bytes, stream: bool) -> float:
+async def one(session: aiohttp.ClientSession, url: str, body: bytes, stream: bool,
+              ttfb: list[float] | None = None) -> float:
     t0 = time.perf_counter()
     async with session.post(url, data=body, headers={"content-type": "application/json",
                                                      "authorization": "Bearer bench"}) as r:
         if stream:
+            first = True
             async for _ in r.content.iter_any():
-                pass
+                if first and ttfb is not None:
+                    ttfb.append(time.perf_counter() - t0)
+                first = False
         else:
             await r.read()
         if r.status != 200:
@@ -94,6 +98,7 @@ async def load(url: str, body: dict[str, Any], *, stream: bool, concurrency: int
     payload = json.dumps(dict(body, stream=stream)).encode()
     connector = aiohttp.TCPConnector(limit=0)
     latencies: list[float] = []
+    ttfb: list[float] = []
     errors = 0
     async with aiohttp.ClientSession(connector=connector) as session:
         for _ in range(min(concurrency, 8)):  # warm the pools
@@ -104,7 +109,7 @@ async def load(url: str, body: dict[str, Any], *, stream: bool, concurrency: int
             nonlocal errors
             while time.perf_counter() < stop:
                 try:
-                    latencies.append(await one(session, url, payload, stream))
+                    latencies.append(await one(session, url, payload, stream, ttfb))
                 except (RuntimeError, aiohttp.ClientError):
                     errors += 1
 
@@ -118,6 +123,7 @@ async def load(url: str, body: dict[str, Any], *, stream: bool, concurrency: int
         "p50": statistics.median(latencies) * 1000 if n else float("nan"),
         "p99": latencies[int(n * 0.99) - 1] * 1000 if n else float("nan"),
         "errors": errors,
+        "ttfb50": statistics.median(ttfb) * 1000 if ttfb else float("nan"),
     }
 
 
@@ -150,6 +156,7 @@ async def run_table(args: argparse.Namespace, upstream: str, proxy: str, bare: s
             print(f"{name:<17}{mode:<7}{d['rps']:>8.0f}{bare_rps}{p['rps']:>7.0f}{vs_bare}"
                   f"{vs_pass}{d['p50']:>8.2f}/{b50:>5}/{p['p50']:<5.2f}{p['p99']:>9.2f}"
                   f"{p1['p50'] - d1['p50']:>9.2f}"
+                  + (f"{p1['ttfb50'] - d1['ttfb50']:>7.2f}" if stream else f"{'-':>7}")
                   + (f"  errors={p['errors']}" if p["errors"] else ""))
 
 

@@ -131,7 +131,7 @@ async def run_table(args: argparse.Namespace, upstream: str, proxy: str, bare: s
     print(f"concurrency={args.concurrency} duration={args.duration}s events/stream={args.events} "
           f"accounts/upstream={args.accounts}")
     print(f"{'path':<17}{'mode':<7}{'direct':>8}{'bare':>7}{'proxy':>7}{'p/bare':>7}"
-          f"{'p/pass':>7}{'p50 d/b/p ms':>19}{'p99 proxy':>10}{'c=1 +p50':>9}")
+          f"{'p/pass':>7}{'p50 d/b/p ms':>19}{'p99 proxy':>10}{'c=1 +p50':>9}{'+ttfb':>7}")
     passthrough: dict[tuple[str, bool], float] = {}
     for name, (ppath, dpath, body) in PATHS.items():
         if args.only and name not in args.only:

@@ -276,6 +276,8 @@ class ResponsesStreamParser:
             return
         self._start(None, out)
         key = self._key(payload, raw)
+        if key is None:
+            return  # neither output_index nor id: no item to finish (added ignores it too)
         kind = _str(raw.get("type"))
         item = self._items.pop(key, None) or _Item(kind)
         if isinstance(raw.get("id"), str):

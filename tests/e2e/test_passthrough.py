@@ -195,3 +195,15 @@ def test_round_robin_across_entries(tmp_path, family: str) -> None:
         assert keys[0] != keys[1] and keys[0] == keys[2]
     finally:
         gen.close()
+
+
+@pytest.mark.parametrize("model", ["fake-chat-model", "claude-sonnet-4-6"])
+def test_legacy_completions_through_the_chat_path(stack: Stack, model: str) -> None:
+    client = _openai(stack)
+    done = client.completions.create(model=model, prompt="complete me", max_tokens=16)
+    family = "chat" if model == "fake-chat-model" else "anthropic"
+    assert done.object == "text_completion"
+    assert done.choices[0].text == f"{family} says: complete me"
+    chunks = list(client.completions.create(model=model, prompt="stream me", max_tokens=16,
+                                            stream=True))
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == f"{family} says: stream me"

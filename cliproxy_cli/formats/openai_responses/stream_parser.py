@@ -50,7 +50,8 @@ def _summary_texts(item: Mapping[str, Any]) -> list[str]:
 class ResponsesStreamParser:
     """Upstream Responses SSE → IR events (bounded state: the open items and blocks)."""
 
-    __slots__ = ("_finished", "_ids", "_items", "_next", "_open", "_saw_tool", "_started")
+    __slots__ = ("_call_ids", "_finished", "_ids", "_items", "_next", "_open", "_saw_tool",
+                 "_started")
 
     def __init__(self) -> None:
         self._started = False
@@ -58,6 +59,7 @@ class ResponsesStreamParser:
         self._next = 0
         self._items: dict[Any, _Item] = {}  # by output_index (or item id when it is missing)
         self._ids: dict[str, Any] = {}  # item id → key in _items
+        self._call_ids: dict[str, Any] = {}  # function_call call_id → key in _items
         self._open: dict[int, bool] = {}  # open block index → saw a delta
         self._saw_tool = False
 
@@ -104,6 +106,9 @@ class ResponsesStreamParser:
         item_id = item.get("id") if isinstance(item, Mapping) else payload.get("item_id")
         if isinstance(item_id, str) and item_id in self._ids:
             return self._ids[item_id]  # an item seen before keeps its key, whatever the index
+        call_id = item.get("call_id") if isinstance(item, Mapping) else None
+        if isinstance(call_id, str) and call_id in self._call_ids:
+            return self._call_ids[call_id]  # a call is also known by its call_id
         if isinstance(index, int) and (item is not None or index in self._items):
             return index
         return item_id if item is not None and isinstance(item_id, str) else None
@@ -138,6 +143,7 @@ class ResponsesStreamParser:
         self._open.clear()
         self._items.clear()
         self._ids.clear()
+        self._call_ids.clear()
 
     def _delta(self, index: int, event: ir.StreamEvent, out: list[ir.StreamEvent]) -> None:
         self._open[index] = True
@@ -170,6 +176,8 @@ class ResponsesStreamParser:
         if isinstance(raw.get("id"), str):
             self._ids[raw["id"]] = key
         if kind == "function_call":
+            if isinstance(raw.get("call_id"), str):
+                self._call_ids[raw["call_id"]] = key
             self._open_call(item, raw, out)
 
     def _open_call(self, item: _Item, raw: Mapping[str, Any], out: list[ir.StreamEvent]) -> None:
@@ -282,6 +290,8 @@ class ResponsesStreamParser:
         item = self._items.pop(key, None) or _Item(kind)
         if isinstance(raw.get("id"), str):
             self._ids.pop(raw["id"], None)
+        if isinstance(raw.get("call_id"), str):
+            self._call_ids.pop(raw["call_id"], None)
         finish = _ITEM_DONE.get(kind)
         if finish is not None and item.kind == kind:
             finish(self, item, raw, out)

@@ -11,32 +11,28 @@ back at once; a refresh token the vendor rejects marks the account ``expired`` w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import fcntl
 import functools
 import logging
-import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
 import httpx
 
+from cliproxy_cli.accounts.locks import FileLocks, RefreshLocks
 from cliproxy_cli.accounts.model import Account, TokenBundle
 from cliproxy_cli.accounts.repo import AccountRepository
 from cliproxy_cli.endpoints import EndpointTable
 from cliproxy_cli.errors import CliproxyError, OAuthError, TokenRevokedError
 from cliproxy_cli.oauth.clients import CLIENTS
 from cliproxy_cli.oauth.grants import REFRESH_GRANTS, RefreshGrant
-from cliproxy_cli.paths import ensure_private_dir
 
 logger = logging.getLogger(__name__)
 
 MIN_SKEW_SECONDS: Final = 60.0
 RETRY_AFTER_FAILURE_SECONDS: Final = 300.0
-_LOCK_POLL_SECONDS: Final = 0.05
 _UNCHANGED_FIELDS: Final = frozenset({"id", "provider", "store"})
 
 _Outcome = tuple[Account, TokenBundle, bool]  # (account, bundle, did a grant run)
@@ -59,6 +55,7 @@ class TokenRefresher:
         grants: Mapping[str, RefreshGrant] = REFRESH_GRANTS,
         lock_dir: Path | None = None,
         lock_timeout: float = 30.0,
+        locks: RefreshLocks | None = None,
     ) -> None:
         self._repo = repo
         self._endpoints = endpoints
@@ -66,7 +63,7 @@ class TokenRefresher:
         self._clock = clock
         self._grants = grants
         self.lock_dir = lock_dir if lock_dir is not None else repo.index_file.parent / "locks"
-        self._lock_timeout = lock_timeout
+        self._locks: RefreshLocks = locks or FileLocks(self.lock_dir, timeout=lock_timeout)
         self._inflight: dict[str, asyncio.Future[_Outcome]] = {}
         self._bundles: dict[str, TokenBundle] = {}
         self._expiry: dict[str, float] = {}
@@ -195,7 +192,7 @@ class TokenRefresher:
     async def _refresh_locked(
         self, account: Account, failed_token: str | None, force: bool
     ) -> _Outcome:
-        async with self._process_lock(account.id):
+        async with self._locks.hold(account.id):
             # Another process may have refreshed while we waited: trust the store, not `account`.
             current = self._repo.get(account.id)
             stored = self._repo.secret(current)
@@ -206,28 +203,6 @@ class TokenRefresher:
                 return current, stored, False
             fresh, bundle = await self._grant_and_store(current, stored)
             return fresh, bundle, True
-
-    @contextlib.asynccontextmanager
-    async def _process_lock(self, account_id: str) -> AsyncIterator[None]:
-        ensure_private_dir(self.lock_dir)
-        path = self.lock_dir / (re.sub(r"[^A-Za-z0-9._@+-]", "_", account_id) + ".lock")
-        with open(path, "a+b") as fh:
-            deadline = time.monotonic() + self._lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise OAuthError(
-                            f"another cliproxy process has been refreshing {account_id} for "
-                            f"{self._lock_timeout:g} s", hint="try again in a moment",
-                        ) from None
-                    await asyncio.sleep(_LOCK_POLL_SECONDS)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     # -- the grant and the write-back ---------------------------------------------------------
 

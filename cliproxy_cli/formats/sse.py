@@ -23,25 +23,20 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._buf = b""
-        self._data: list[str] = []
+        self._data: list[bytes] = []
         self._event = ""
         self._id = ""
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if not chunk:
             return []
-        buf = self._buf + chunk if self._buf else chunk
+        if self._buf:
+            chunk = self._buf + chunk
+        lines = chunk.split(b"\n")
+        self._buf = lines.pop()  # the line in progress (b"" when the chunk ended a line)
         out: list[SSEEvent] = []
-        start = 0
-        n = len(buf)
-        while start < n:
-            nl = buf.find(b"\n", start)
-            if nl < 0:
-                break
-            end = nl - 1 if nl > start and buf[nl - 1] == 13 else nl  # strip \r
-            self._line(buf[start:end], out)
-            start = nl + 1
-        self._buf = buf[start:]
+        for line in lines:
+            self._line(line[:-1] if line[-1:] == b"\r" else line, out)
         return out
 
     def close(self) -> list[SSEEvent]:
@@ -55,23 +50,21 @@ class SSEDecoder:
     def _line(self, line: bytes, out: list[SSEEvent]) -> None:
         if not line:
             if self._data or self._event:
-                out.append(SSEEvent("\n".join(self._data), self._event, self._id))
-            self._data = []
-            self._event = ""
+                data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
+                out.append(SSEEvent(data.decode("utf-8", "replace"), self._event, self._id))
+                self._data = []
+                self._event = ""
+            return
+        if line.startswith(b"data:"):
+            value = line[5:]
+            self._data.append(value[1:] if value[:1] == b" " else value)
             return
         if line[0] == 58:  # ':' comment / keep-alive
             return
-        colon = line.find(b":")
-        if colon < 0:
-            name, value = line, b""
-        else:
-            name = line[:colon]
-            value = line[colon + 1 :]
-            if value[:1] == b" ":
-                value = value[1:]
-        if name == b"data":
-            self._data.append(value.decode("utf-8", "replace"))
-        elif name == b"event":
+        name, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if name == b"event":
             self._event = value.decode("utf-8", "replace")
         elif name == b"id":
             self._id = value.decode("utf-8", "replace")

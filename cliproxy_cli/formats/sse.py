@@ -35,8 +35,20 @@ class SSEDecoder:
         lines = chunk.split(b"\n")
         self._buf = lines.pop()  # the line in progress (b"" when the chunk ended a line)
         out: list[SSEEvent] = []
-        for line in lines:
-            self._line(line[:-1] if line[-1:] == b"\r" else line, out)
+        data = self._data
+        for line in lines:  # the common lines inline: this loop runs for every line of a stream
+            if line[-1:] == b"\r":
+                line = line[:-1]
+            if line.startswith(b"data:"):
+                value = line[5:]
+                data.append(value[1:] if value[:1] == b" " else value)
+            elif line:
+                self._line(line, out)
+            elif data or self._event:
+                joined = data[0] if len(data) == 1 else b"\n".join(data)
+                out.append(SSEEvent(joined.decode("utf-8", "replace"), self._event, self._id))
+                data.clear()
+                self._event = ""
         return out
 
     def close(self) -> list[SSEEvent]:
@@ -52,7 +64,7 @@ class SSEDecoder:
             if self._data or self._event:
                 data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
                 out.append(SSEEvent(data.decode("utf-8", "replace"), self._event, self._id))
-                self._data = []
+                self._data.clear()
                 self._event = ""
             return
         if line.startswith(b"data:"):

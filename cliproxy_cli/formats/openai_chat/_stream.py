@@ -117,12 +117,13 @@ class ChatStreamParser:
             self._start(chunk, out)
         was_finished = self._finished
         choices = chunk.get("choices")
-        if isinstance(choices, list):
-            choice = next((c for c in choices if isinstance(c, dict)
-                           and c.get("index", 0) == 0), None)
-            if choice is not None and not was_finished:
-                self._choice(choice, out)
-        usage = parse_usage(chunk.get("usage"))
+        if isinstance(choices, list) and not was_finished:
+            for choice in choices:
+                if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                    self._choice(choice, out)
+                    break
+        raw_usage = chunk.get("usage")
+        usage = parse_usage(raw_usage) if raw_usage else None
         if usage is not None:
             self._usage = usage
             out.append(ir.UsageUpdate(usage))
@@ -137,18 +138,24 @@ class ChatStreamParser:
 
     def _choice(self, choice: Mapping[str, Any], out: list[ir.StreamEvent]) -> None:
         delta = choice.get("delta")
-        if isinstance(delta, dict):
-            reasoning = _delta_text(delta.get("reasoning_content")) or _delta_text(
-                delta.get("reasoning"))
-            if reasoning:
-                self._text("reasoning", reasoning, out)
-            content = _delta_text(delta.get("content")) or _delta_text(delta.get("refusal"))
+        if isinstance(delta, dict) and delta:
+            if "reasoning_content" in delta or "reasoning" in delta:
+                reasoning = _delta_text(delta.get("reasoning_content")) or _delta_text(
+                    delta.get("reasoning"))
+                if reasoning:
+                    self._text("reasoning", reasoning, out)
+            content = delta.get("content")
+            if content.__class__ is not str:  # the usual case is a plain string
+                content = _delta_text(content) or _delta_text(delta.get("refusal"))
+            elif not content and "refusal" in delta:
+                content = _delta_text(delta.get("refusal"))
             if content:
                 self._text("text", content, out)
             calls = delta.get("tool_calls")
-            for fragment in calls if isinstance(calls, list) else ():
-                if isinstance(fragment, dict):
-                    self._tool(fragment, out)
+            if calls:
+                for fragment in calls if isinstance(calls, list) else ():
+                    if isinstance(fragment, dict):
+                        self._tool(fragment, out)
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
             self._finish = reason

@@ -42,6 +42,9 @@ class SSEDecoder:
             if line.startswith(b"data:"):
                 value = line[5:]
                 data.append(value[1:] if value[:1] == b" " else value)
+            elif line.startswith(b"event:"):
+                value = line[6:]
+                self._event = (value[1:] if value[:1] == b" " else value).decode("utf-8", "replace")
             elif line:
                 self._line(line, out)
             elif data or self._event:

@@ -8,7 +8,7 @@ from cliproxy_cli.redact import RedactingFilter, Secret, mask, redact_text, reda
 
 
 def test_secret_hides_in_repr_and_str() -> None:
-    s = Secret("sk-ant-api03-verysecretvalue-abcd")
+    s = Secret("sk-FAKE-verysecret-abcd")
     assert "verysecret" not in repr(s) and "verysecret" not in str(s) and "verysecret" not in f"{s}"
     assert s.reveal().endswith("abcd")
 
@@ -19,10 +19,10 @@ def test_mask_short_values_fully() -> None:
 
 
 def test_redact_text_shapes() -> None:
-    text = ("Authorization: Bearer ya29.a0AfH6SMBsecretsecret key=AIzaSyA-secretsecretsecret "
-            "api_key=abcdef123456 sk-ant-oat01-abcdefghijklmnop")
+    text = ("Authorization: Bearer ya29.FAKEsecretsecret key=AIzaSyA-secretsecretsecret "
+            "api_key=abcdef123456 sk-FAKE-abcdefghijklmnop")
     out = redact_text(text)
-    for leaked in ("a0AfH6SMBsecretsecret", "secretsecretsecret", "abcdef123456",
+    for leaked in ("FAKEsecretsecret", "secretsecretsecret", "abcdef123456",
                    "abcdefghijklmnop"):
         assert leaked not in out
 

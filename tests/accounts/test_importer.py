@@ -17,8 +17,8 @@ from cliproxy_cli.accounts.store import FileStore, KeyringStore, MemoryStore
 from tests.conftest import FakeKeyring
 
 DATA = Path(__file__).parent.parent / "data" / "cliproxyapi_auth"
-FAKE_SECRETS = ("ya29.FAKE-gemini-access", "1//0gFAKE-gemini-refresh", "sk-ant-oat01-FAKE",
-                "sk-ant-ort01-FAKE", "rt_FAKE-codex-refresh", "FAKE-qwen-refresh",
+FAKE_SECRETS = ("ya29.FAKE-gemini-access", "1//0gFAKE-gemini-refresh", "fake-ant-oat01-x-FAKE",
+                "fake-ant-ort01-x-FAKE", "rt_FAKE-codex-refresh", "FAKE-qwen-refresh",
                 "sk-FAKE-iflow-api-key", "FAKE-iflow-refresh")
 
 
@@ -84,7 +84,7 @@ def test_claude_file(repo: AccountRepository) -> None:
     assert account.email == "claude-user@example.com"
     assert account.expires_at == ts("2026-02-20T16:00:00+08:00")
     assert account.last_refresh_at == ts("2026-02-20T08:00:00+08:00")
-    assert repo.secret(account).refresh_token == "sk-ant-ort01-FAKE-claude-refresh"
+    assert repo.secret(account).refresh_token == "fake-ant-ort01-x-FAKE-claude-refresh"
 
 
 def test_codex_file_reads_account_and_plan(repo: AccountRepository) -> None:
@@ -156,12 +156,12 @@ def test_reimport_of_a_changed_file_updates_the_same_account(
     doc: dict[str, Any] = json.loads((DATA / "claude-claude-user@example.com.json").read_text())
     file.write_text(json.dumps(doc))
     (added,) = import_path(repo, file)
-    doc.update(access_token="sk-ant-oat01-FAKE-newer", expired="2026-03-01T00:00:00Z")
+    doc.update(access_token="fake-ant-oat01-x-FAKE-newer", expired="2026-03-01T00:00:00Z")
     file.write_text(json.dumps(doc))
     (updated,) = import_path(repo, file)
     assert (updated.status, updated.account_id) == ("updated", added.account_id)
     assert len(repo.list()) == 1
-    assert repo.secret(repo.get(added.account_id)).access_token == "sk-ant-oat01-FAKE-newer"
+    assert repo.secret(repo.get(added.account_id)).access_token == "fake-ant-oat01-x-FAKE-newer"
 
 
 def test_reimport_of_an_older_file_keeps_newer_stored_tokens(
@@ -169,13 +169,13 @@ def test_reimport_of_an_older_file_keeps_newer_stored_tokens(
 ) -> None:
     (added,) = import_path(repo, DATA / "claude-claude-user@example.com.json")
     account = repo.get(added.account_id)
-    refreshed = repo.secret(account).replace(refresh_token="sk-ant-ort01-FAKE-rotated")
+    refreshed = repo.secret(account).replace(refresh_token="fake-ant-ort01-x-FAKE-rotated")
     repo.put_secret(account, refreshed)
     repo.update(account.id, expires_at=ts("2026-03-01T00:00:00+00:00"))
     (again,) = import_path(repo, DATA / "claude-claude-user@example.com.json")
     assert again.status == "unchanged"
     assert "newer" in again.reason
-    assert repo.secret(repo.get(account.id)).refresh_token == "sk-ant-ort01-FAKE-rotated"
+    assert repo.secret(repo.get(account.id)).refresh_token == "fake-ant-ort01-x-FAKE-rotated"
 
 
 def test_disabled_flag_is_read_and_a_file_without_it_keeps_the_users_choice(

@@ -22,9 +22,9 @@ from cliproxy_cli.oauth.clients import CLAUDE
 from cliproxy_cli.paths import resolve_paths
 
 DATA = Path(__file__).parent.parent / "data" / "cliproxyapi_auth"
-OLD_ACCESS = "sk-ant-oat01-FAKE-cli-old-access"
-OLD_REFRESH = "sk-ant-ort01-FAKE-cli-old-refresh"
-NEW_REFRESH = "sk-ant-ort01-FAKE-cli-new-refresh"
+OLD_ACCESS = "fake-ant-oat01-x-FAKE-cli-old-access"
+OLD_REFRESH = "fake-ant-ort01-x-FAKE-cli-old-refresh"
+NEW_REFRESH = "fake-ant-ort01-x-FAKE-cli-new-refresh"
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +71,7 @@ class _TokenHandler(BaseHTTPRequestHandler):
             self._answer(400, {"error": "invalid_grant",
                                "error_description": "Refresh token not found or invalid"})
             return
-        self._answer(200, {"token_type": "Bearer", "access_token": "sk-ant-oat01-FAKE-cli-new",
+        self._answer(200, {"token_type": "Bearer", "access_token": "fake-ant-oat01-x-FAKE-cli-new",
                            "refresh_token": NEW_REFRESH, "expires_in": 28800,
                            "account": {"email_address": "cli@example.com"}})
 
@@ -186,10 +186,10 @@ def test_refresh_prints_the_new_expiry(
     assert len(token_server.bodies) == 1
     stored = repository().get(account.id)
     bundle = repository().secret(stored)
-    assert (bundle.access_token, bundle.refresh_token) == ("sk-ant-oat01-FAKE-cli-new",
+    assert (bundle.access_token, bundle.refresh_token) == ("fake-ant-oat01-x-FAKE-cli-new",
                                                            NEW_REFRESH)
     assert stored.last_refresh_at is not None
-    for secret in (OLD_ACCESS, OLD_REFRESH, NEW_REFRESH, "sk-ant-oat01-FAKE-cli-new"):
+    for secret in (OLD_ACCESS, OLD_REFRESH, NEW_REFRESH, "fake-ant-oat01-x-FAKE-cli-new"):
         assert secret not in result.output
 
 

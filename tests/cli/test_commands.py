@@ -64,7 +64,7 @@ def test_config_path_and_show_defaults(cliproxy_home: Path) -> None:
 def test_config_show_redacts_secrets(cliproxy_home: Path, monkeypatch) -> None:
     (cliproxy_home / "config.yaml").write_text(yaml.safe_dump({
         "api-keys": ["my-client-key-123456"],
-        "claude-api-key": [{"api-key": "sk-ant-api03-topsecret-0000"}],
+        "claude-api-key": [{"api-key": "fake-ant-api03-x-topsecret-0000"}],
         "openai-compatibility": [{"name": "x", "base-url": "http://x",
                                   "api-key-entries": [{"api-key": "sk-compat-secret-99"}]}],
     }))
@@ -102,7 +102,7 @@ def test_missing_explicit_config_is_one_line_error(tmp_path: Path) -> None:
 def _seed() -> None:
     repo = open_repository(resolve_paths(), "auto")
     repo.save(Account("claude-alice", ProviderName.CLAUDE, email="alice@example.com"),
-              TokenBundle(access_token="sk-ant-oat01-secret-alice"))
+              TokenBundle(access_token="fake-ant-x-secret-alice"))
     repo.save(Account("qwen-bob", ProviderName.QWEN, label="bob"),
               TokenBundle(access_token="qwen-secret-bob"))
 

@@ -62,7 +62,7 @@ def test_imported_account_is_served_then_disabled_then_removed(live: Stack, tmp_
     assert result.status == "added"
     assert _eventually(lambda: _status(live) == 200)
     sent = live.fake.requests[-1]
-    assert sent.headers["authorization"] == "Bearer sk-ant-oat01-FAKE-claude-access"
+    assert sent.headers["authorization"] == "Bearer fake-ant-oat01-x-FAKE-claude-access"
     repo.update(result.account_id, disabled=True)
     assert _eventually(lambda: _status(live) == 404)
     repo.update(result.account_id, disabled=False)

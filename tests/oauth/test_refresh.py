@@ -24,8 +24,8 @@ from cliproxy_cli.oauth.refresh import TokenRefresher
 
 CLAUDE_TOKEN_URL = "https://console.anthropic.com/v1/oauth/token"
 ENDPOINTS = resolve_endpoints({}, environ={})
-OLD_ACCESS = "sk-ant-oat01-FAKE-old-access"
-OLD_REFRESH = "sk-ant-ort01-FAKE-old-refresh"
+OLD_ACCESS = "fake-ant-oat01-x-FAKE-old-access"
+OLD_REFRESH = "fake-ant-ort01-x-FAKE-old-refresh"
 START = 1_760_000_000.0
 
 
@@ -65,8 +65,8 @@ class FakeClaudeTokenEndpoint:
             return httpx.Response(500, json={"error": "server_error"})
         n = self.calls
         return httpx.Response(200, json={
-            "token_type": "Bearer", "access_token": f"sk-ant-oat01-FAKE-new-{n}",
-            "refresh_token": f"sk-ant-ort01-FAKE-new-{n}", "expires_in": 28800,
+            "token_type": "Bearer", "access_token": f"fake-ant-oat01-x-FAKE-new-{n}",
+            "refresh_token": f"fake-ant-ort01-x-FAKE-new-{n}", "expires_in": 28800,
             "account": {"email_address": "user@example.com"}})
 
 
@@ -125,10 +125,10 @@ async def test_refresh_runs_once_for_concurrent_401s(
     endpoint.release.set()
     results = await asyncio.gather(*waiters)
     assert endpoint.calls == 1
-    assert {bundle.access_token for _, bundle in results} == {"sk-ant-oat01-FAKE-new-1"}
+    assert {bundle.access_token for _, bundle in results} == {"fake-ant-oat01-x-FAKE-new-1"}
     # a late caller holding the same failed token gets the stored one, no second grant
     _, late = await refresher.refresh(account, failed_token=OLD_ACCESS)
-    assert late.access_token == "sk-ant-oat01-FAKE-new-1"
+    assert late.access_token == "fake-ant-oat01-x-FAKE-new-1"
     assert endpoint.calls == 1
 
 
@@ -143,7 +143,7 @@ async def test_concurrent_forced_refreshes_join_the_one_in_flight(
     endpoint.release.set()
     results = await asyncio.gather(*waiters)
     assert endpoint.calls == 1
-    assert {bundle.access_token for _, bundle in results} == {"sk-ant-oat01-FAKE-new-1"}
+    assert {bundle.access_token for _, bundle in results} == {"fake-ant-oat01-x-FAKE-new-1"}
 
 
 @pytest.mark.anyio
@@ -153,7 +153,7 @@ async def test_concurrent_proactive_refreshes_share_one_grant(
     account = add_claude(repo, expires_in=30)
     results = await asyncio.gather(*(refresher.credentials(account) for _ in range(10)))
     assert endpoint.calls == 1
-    assert {bundle.access_token for _, bundle in results} == {"sk-ant-oat01-FAKE-new-1"}
+    assert {bundle.access_token for _, bundle in results} == {"fake-ant-oat01-x-FAKE-new-1"}
 
 
 @pytest.mark.anyio
@@ -165,7 +165,7 @@ async def test_refreshed_tokens_are_written_back(
     fresh, bundle = await refresher.refresh(account)
     stored = repo.get(account.id)
     assert repo.secret(stored) == bundle
-    assert bundle.refresh_token == "sk-ant-ort01-FAKE-new-1"
+    assert bundle.refresh_token == "fake-ant-ort01-x-FAKE-new-1"
     assert stored.expires_at == START + 100 + 28800
     assert stored.last_refresh_at == START + 100
     assert (stored.expired, stored.last_error) == (False, "")
@@ -184,11 +184,11 @@ async def test_proactive_refresh_happens_within_the_provider_lead(
     clock.now = START + 601  # now inside the 4 h lead, an hour before expiry
     fresh, bundle = await refresher.credentials(account)
     assert endpoint.calls == 1
-    assert bundle.access_token == "sk-ant-oat01-FAKE-new-1"
+    assert bundle.access_token == "fake-ant-oat01-x-FAKE-new-1"
     assert fresh.expires_at == clock.now + 28800
     # the caller's stale copy does not trigger another refresh
     _, again = await refresher.credentials(account)
-    assert (endpoint.calls, again.access_token) == (1, "sk-ant-oat01-FAKE-new-1")
+    assert (endpoint.calls, again.access_token) == (1, "fake-ant-oat01-x-FAKE-new-1")
 
 
 @pytest.mark.anyio
@@ -198,7 +198,7 @@ async def test_an_expired_token_is_refreshed_before_use(
     account = add_claude(repo, expires_in=-10)
     _, bundle = await refresher.credentials(account)
     assert endpoint.calls == 1
-    assert bundle.access_token == "sk-ant-oat01-FAKE-new-1"
+    assert bundle.access_token == "fake-ant-oat01-x-FAKE-new-1"
 
 
 @pytest.mark.anyio
@@ -236,7 +236,7 @@ async def test_transport_error_is_retried_once(
     endpoint.transport_failures = 1
     _, bundle = await refresher.refresh(account)
     assert endpoint.calls == 2
-    assert bundle.access_token == "sk-ant-oat01-FAKE-new-2"
+    assert bundle.access_token == "fake-ant-oat01-x-FAKE-new-2"
 
 
 @pytest.mark.anyio
@@ -278,7 +278,7 @@ async def test_refresh_due_skips_disabled_expired_and_api_key_accounts(
     refreshed = await refresher.refresh_due()
     assert refreshed == ["claude-b-due"]
     assert endpoint.calls == 2  # the failing one and the due one, nothing else
-    assert repo.secret(repo.get("claude-b-due")).access_token.startswith("sk-ant-oat01-FAKE-new")
+    assert repo.secret(repo.get("claude-b-due")).access_token.startswith("fake-ant-oat01-x-FAKE-new")
     assert repo.get("claude-a-failing").expired is False
     assert await refresher.refresh_due() == []  # the failure waits before its next attempt
 
@@ -348,12 +348,12 @@ async def test_refresh_waits_for_another_process_and_rereads_the_store(
             await asyncio.sleep(0)
         assert not waiting.done()
         # meanwhile "the other process" refreshes and writes back
-        repo.put_secret(account, TokenBundle(access_token="sk-ant-oat01-FAKE-other-process",
-                                             refresh_token="sk-ant-ort01-FAKE-other-process"))
+        repo.put_secret(account, TokenBundle(access_token="fake-ant-oat01-x-FAKE-other-process",
+                                             refresh_token="fake-ant-ort01-x-FAKE-other-process"))
     finally:
         release(proc)
     _, bundle = await waiting
-    assert bundle.access_token == "sk-ant-oat01-FAKE-other-process"
+    assert bundle.access_token == "fake-ant-oat01-x-FAKE-other-process"
     assert endpoint.calls == 0
 
 
@@ -386,7 +386,7 @@ async def test_a_cancelled_waiter_does_not_cancel_the_refresh(
     first.cancel()
     endpoint.release.set()
     _, bundle = await second
-    assert bundle.access_token == "sk-ant-oat01-FAKE-new-1"
+    assert bundle.access_token == "fake-ant-oat01-x-FAKE-new-1"
     assert endpoint.calls == 1
     with pytest.raises(asyncio.CancelledError):
         await first

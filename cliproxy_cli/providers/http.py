@@ -100,36 +100,45 @@ class AiohttpClient:
     def __init__(self, timeouts: Timeouts = Timeouts()) -> None:
         self._timeouts = timeouts
         self._session: aiohttp.ClientSession | None = None
+        self._socks: dict[str, aiohttp.ClientSession] = {}  # one pool per SOCKS proxy
 
-    def _get_session(self) -> aiohttp.ClientSession:
+    def _new_session(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=self._timeouts.connect, sock_read=self._timeouts.read,
+            ),
+            skip_auto_headers=("User-Agent",),
+            auto_decompress=True,
+            trust_env=False,
+        )
+
+    def _get_session(self, proxy_url: str = "") -> aiohttp.ClientSession:
+        if proxy_url.startswith("socks"):
+            session = self._socks.get(proxy_url)
+            if session is None or session.closed:
+                from aiohttp_socks import ProxyConnector
+
+                # socks5h: the proxy resolves names; aiohttp-socks spells it socks5 + rdns
+                url = proxy_url.replace("socks5h://", "socks5://", 1)
+                connector = ProxyConnector.from_url(url, rdns=proxy_url.startswith("socks5h"),
+                                                    limit=0)
+                session = self._socks[proxy_url] = self._new_session(connector)
+            return session
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self._timeouts.connect,
-                    sock_read=self._timeouts.read,
-                ),
-                skip_auto_headers=("User-Agent",),
-                auto_decompress=True,
-                trust_env=False,
-            )
+            self._session = self._new_session(
+                aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True))
         return self._session
 
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, *,
         proxy_url: str = "", provider: str = "",
     ) -> UpstreamResponse:
-        session = self._get_session()
-        if proxy_url.startswith("socks"):
-            raise UpstreamError(
-                "socks5 proxy-url is not supported by the built-in client",
-                kind=ErrorKind.BAD_REQUEST, status=502, provider=provider,
-                hint="use an http:// or https:// proxy",
-            )
+        session = self._get_session(proxy_url)
+        http_proxy = proxy_url if proxy_url and not proxy_url.startswith("socks") else None
         try:
             resp = await session.request(
-                method, url, headers=dict(headers), data=body, proxy=proxy_url or None,
+                method, url, headers=dict(headers), data=body, proxy=http_proxy,
                 allow_redirects=False,
             )
         except TimeoutError as exc:
@@ -139,8 +148,9 @@ class AiohttpClient:
         return _AiohttpResponse(resp, provider)
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for session in (self._session, *self._socks.values()):
+            if session is not None:
+                await session.close()
 
 
 # --- httpx (tests, embedders) --------------------------------------------------------------------

@@ -74,3 +74,26 @@ def test_serve_subprocess_headers_proxy_url_and_graceful_stop(tmp_path: Path, si
     assert b"Traceback" not in err
     assert b"sk-ant-fake-key" not in out + err
     assert b"listening on http://127.0.0.1" in err
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
+def test_socks5_proxy_url(tmp_path: Path, scheme: str) -> None:
+    from tests.fakes.socks import socks_in_thread
+
+    fake = FakeUpstream()
+    with serve_in_thread(fake) as upstream, socks_in_thread() as (socks, socks_url):
+        port = int(upstream.rsplit(":", 1)[1])
+        host = "upstream.invalid" if scheme == "socks5h" else "127.0.0.1"
+        proc, base = _start(tmp_path, {"claude-api-key": [{
+            "api-key": "sk-fake-key", "base-url": f"http://{host}:{port}",
+            "proxy-url": socks_url.replace("socks5", scheme, 1)}]})
+        try:
+            r = httpx.post(base + "/v1/messages", json={
+                "model": "claude-sonnet-4-6", "max_tokens": 8,
+                "messages": [{"role": "user", "content": "via socks"}]})
+            assert r.status_code == 200, r.text
+            assert r.json()["content"][0]["text"] == "anthropic says: via socks"
+            assert socks.connects == [(host, port)]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=20)

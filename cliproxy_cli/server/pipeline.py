@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,7 +194,7 @@ async def _attempt(rt: Runtime, inbound: Inbound, route: Route) -> Response:
         else:
             raise error
     return await _reply(inbound, upstream_format, request, resp,
-                        rt.config.streaming.keepalive_seconds)
+                        rt.config.streaming.keepalive_seconds, provider.classify)
 
 
 async def _send(rt: Runtime, cred: Credential, request: UpstreamRequest) -> UpstreamResponse:
@@ -241,6 +241,7 @@ def _upstream_body(inbound: Inbound, route: Route, upstream_format: Format) -> d
 async def _reply(
     inbound: Inbound, upstream: Format, request: UpstreamRequest, resp: UpstreamResponse,
     keepalive: float = 0.0,
+    classify: Callable[[int, Mapping[str, str], bytes], UpstreamError] | None = None,
 ) -> Response:
     same = upstream is inbound.format
     if inbound.stream and request.stream:
@@ -257,6 +258,10 @@ async def _reply(
         result = await _collect(upstream, request.envelope, resp)
         return _json(_render_response(inbound, result))
     data = await resp.read()
+    if classify is not None and _is_error_body(data):
+        # some OpenAI-compatible upstreams answer 200 with an error object; never relay it as
+        # a success (or hold the account healthy)
+        raise classify(_error_status(data), resp.headers, data)
     if request.envelope:
         data = _unwrap(data)
     if same:
@@ -267,6 +272,24 @@ async def _reply(
         raise UpstreamError(f"{upstream} answered a body cliproxy cannot read: {exc}",
                             kind=ErrorKind.TRANSIENT, status=502, provider=str(upstream)) from exc
     return _json(_render_response(inbound, parsed))
+
+
+def _is_error_body(data: bytes) -> bool:
+    head = data[:24].lstrip()
+    return head.startswith((b'{"error"', b'{ "error"')) and b'"choices"' not in data[:4096]
+
+
+def _error_status(data: bytes) -> int:
+    try:
+        error = orjson.loads(data).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        return 502
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, int) and 400 <= code < 600:
+        return code
+    if isinstance(code, str) and code.isdigit() and 400 <= int(code) < 600:
+        return int(code)
+    return 502
 
 
 def _json(body: dict[str, Any]) -> Response:

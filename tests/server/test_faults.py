@@ -195,3 +195,24 @@ async def test_subscription_wide_quota_cools_every_model_of_the_account() -> Non
         other = dict(BODY, model="claude-opus-4-6")
         assert (await c.post("/v1/messages", json=other)).status_code == 200
         assert up.calls == ["k2"]  # Anthropic's limit is per account, not per model
+
+
+async def test_200_with_an_error_body_is_an_upstream_error_not_a_success() -> None:
+    body = {"error": {"message": "upstream rate limit", "type": "rate_limit_error", "code": 429}}
+
+    def chat_upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=body)
+
+    cfg, _ = parse_config({"max-retry-interval": 0, "openai-compatibility": [{
+        "name": "oc", "base-url": "http://up/v1", "models": [{"name": "m"}],
+        "api-key-entries": [{"api-key": "only"}]}]})
+    app = create_app(dataclasses.replace(load_config(), config=cfg),
+                     transport=httpx.MockTransport(chat_upstream), clock=Clock())
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                  base_url="http://127.0.0.1") as c):
+        r = await c.post("/v1/chat/completions",
+                         json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
+        assert r.status_code == 429
+        assert r.json()["error"]["type"] == "rate_limit_error"
+        assert app.state.runtime.state.cooldowns()  # the account rests like after a real 429
